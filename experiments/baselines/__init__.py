@@ -1,0 +1,1 @@
+"""Reference implementations the benchmark measures jaxnets against (not used by the library)."""

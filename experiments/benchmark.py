@@ -1,0 +1,204 @@
+"""`make bench`: jaxnets vs the seed's NumPy loop vs PyTorch-CPU on the seed preset, same work.
+
+Rows (one run each, this machine, ratios against the NumPy loop):
+  * training time with compile excluded, 1 seed, the four seed architectures;
+  * end-to-end `training_wall_seconds` of `architecture_comparison --preset seed --seeds 1`, with an
+    empty persistent compile cache (cold) and again with it filled (warm), each in a fresh process;
+  * N = 8 seeds: one vmapped program vs N sequential runs sharing one compile vs N cold runs;
+  * both cores: training wall vs the sum of per-model (init + compile + train);
+  * achieved GFLOP/s of the Wide model vs this machine's measured float32 matmul peak.
+
+    python -m experiments.benchmark [--out DIR] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+from experiments.architecture_comparison import ARCHITECTURES, PRESETS
+from experiments.baselines import numpy_seed, torch_seed
+from jaxnets.data import load_dataset, prepare
+from jaxnets.models import MLP
+from jaxnets.report import markdown_table, write_json
+from jaxnets.train import Classification, FitConfig, compile_fit, create_states, fit, make_optimizer
+
+
+def _splits():
+    p = PRESETS["seed"]
+    return prepare(load_dataset(p.dataset), test_size=p.test_size, val_size=p.val_size, val_from=p.val_from,
+                   seed=p.split_seed)
+
+
+def _parts(feats):
+    model = MLP(feats, activation="relu", kernel_init="xavier_uniform")
+    return model, make_optimizer("sgd", 1e-3), Classification(model, 2)
+
+
+def _jax_run(splits, feats, seeds, epochs, shared=None):
+    """init + compile + train one architecture for `seeds` as one program; returns timings.
+    shared: the result of an earlier call whose model, optimizer and compiled program are reused."""
+    model, tx, obj = (shared["model"], shared["tx"], shared["obj"]) if shared else _parts(feats)
+    cfg = FitConfig(epochs=epochs, batch_size=32, progress=False)
+    t0 = time.perf_counter()
+    state = jax.block_until_ready(create_states(model, tx, seeds, splits.train["x"]))
+    init_s = time.perf_counter() - t0
+    program = shared["program"] if shared else compile_fit(state, obj, splits.train, splits.val, cfg)
+    r = fit(state, obj, splits.train, splits.val, cfg, program=program)
+    return {"init": init_s, "compile": 0.0 if shared else program.compile_seconds, "train": r.train_seconds,
+            "total": time.perf_counter() - t0, "program": program, "model": model, "tx": tx, "obj": obj}
+
+
+def _experiment_wall(cache: Path, epochs: int) -> dict:
+    """architecture_comparison --preset seed --seeds 1 in a fresh process; its results.json."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, "-m", "experiments.architecture_comparison", "--preset", "seed", "--seeds", "1",
+               "--epochs", str(epochs), "--out", out, "--cache-dir", str(cache), "--no-progress"]
+        subprocess.run(cmd, check=True, capture_output=True, text=True)
+        return json.loads((Path(out) / "results.json").read_text())
+
+
+def matmul_peak_gflops(n: int = 1024, repeats: int = 20) -> float:
+    """float32 [n, n] @ [n, n] through XLA on this machine (all cores), best of `repeats`."""
+    a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
+    f = jax.jit(lambda a: a @ a)
+    jax.block_until_ready(f(a))
+    best = min(_timed(lambda: jax.block_until_ready(f(a))) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def mlp_train_flops(widths, n_train: int, n_val: int, epochs: int) -> float:
+    """Matmul FLOPs of the seed recipe: forward + backward (3 x 2·n·Σ fan_in·fan_out) per training
+    example, plus one forward pass over the validation set, per epoch."""
+    macs = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    return epochs * (3 * 2 * macs * n_train + 2 * macs * n_val)
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(prog="python -m experiments.benchmark", description=__doc__)
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--quick", action="store_true", help="50 epochs instead of 500 (smoke test)")
+    ap.add_argument("--seeds", type=int, default=8, help="N for the vmapped-seeds rows")
+    args = ap.parse_args(argv)
+    out = args.out or Path("runs") / "benchmark" / time.strftime("%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    epochs = 50 if args.quick else PRESETS["seed"].epochs
+    splits = _splits()
+    archs = ARCHITECTURES
+    res: dict = {"experiment": "benchmark", "preset": "seed", "seeds": 1, "epochs": epochs,
+                 "jax_version": jax.__version__, "backend": jax.default_backend(), "cpu_count": os.cpu_count(),
+                 "python": platform.python_version(), "machine": platform.machine()}
+    print(f"benchmark: seed preset, {epochs} epochs, {len(archs)} architectures", flush=True)
+
+    # 1. The seed's NumPy loop and the PyTorch-CPU peer.
+    np_res = numpy_seed.train_seed_architectures(splits, archs, epochs=epochs)
+    numpy_s = sum(v["train_seconds"] for v in np_res.values())
+    torch_res = torch_seed.train_seed_architectures(splits, archs, epochs=epochs) if torch_seed.available() else None
+    torch_s = sum(v["train_seconds"] for v in torch_res.values()) if torch_res else None
+    print(f"numpy {numpy_s:.2f} s, torch {torch_s if torch_s is None else round(torch_s, 2)} s", flush=True)
+
+    # 2. End-to-end, fresh processes: cold (empty cache) then warm (same cache).
+    with tempfile.TemporaryDirectory() as cache:
+        cold = _experiment_wall(Path(cache), epochs)
+        warm = _experiment_wall(Path(cache), epochs)
+    train_seq = sum(m["train_seconds"] for m in cold["models"].values())
+    print(f"cold wall {cold['training_wall_seconds']:.2f} s, warm {warm['training_wall_seconds']:.2f} s", flush=True)
+
+    # 3. N seeds (persistent cache off in this process: every compile here is cold).
+    n = args.seeds
+    seeds = list(range(n))
+    vmapped = sequential = separate = 0.0
+    for feats in archs.values():
+        jax.clear_caches()
+        r = _jax_run(splits, feats, seeds, epochs)
+        vmapped += r["total"]
+        # N sequential runs sharing one compile: one member at a time through one [1]-member program.
+        jax.clear_caches()
+        t0 = time.perf_counter()
+        first = _jax_run(splits, feats, [0], epochs)
+        for s in seeds[1:]:
+            _jax_run(splits, feats, [s], epochs, shared=first)
+        sequential += time.perf_counter() - t0
+    for _ in seeds:  # N separate cold runs of all four architectures
+        for feats in archs.values():
+            jax.clear_caches()
+            separate += _jax_run(splits, feats, [0], epochs)["total"]
+    print(f"N={n}: vmapped {vmapped:.2f} s, sequential-shared {sequential:.2f} s, separate-cold {separate:.2f} s",
+          flush=True)
+
+    # 4. GFLOP/s of Wide (1 seed, trained alone so no other thread shares the cores) vs the matmul peak.
+    peak = matmul_peak_gflops()
+    flops = mlp_train_flops([30, *archs["wide"]], len(splits.train["y"]), len(splits.val["y"]), epochs)
+    wide_alone = _jax_run(splits, archs["wide"], [0], epochs)  # alone: no other thread shares the cores
+    gflops = flops / wide_alone["train"] / 1e9
+
+    tw, ph = cold["training_wall_seconds"], cold["training_phase_wall_seconds"]
+    rows = [
+        ["seed NumPy loop: train, 4 models", f"{numpy_s:.3f}", "1.0×", "reference"],
+        ["PyTorch-CPU loop: train, 4 models", "–" if torch_s is None else f"{torch_s:.3f}",
+         "–" if torch_s is None else f"{numpy_s / torch_s:.2f}×", "torch not installed" if torch_s is None else ""],
+        ["jaxnets train, compile excluded, models one after another", f"{train_seq:.3f}",
+         f"{numpy_s / train_seq:.1f}×", f"vs PyTorch {torch_s / train_seq:.1f}×" if torch_s else ""],
+        ["jaxnets train, compile excluded, 2 threads (training phase wall)", f"{ph:.3f}", f"{numpy_s / ph:.1f}×",
+         f"vs PyTorch {torch_s / ph:.1f}×" if torch_s else ""],
+        ["jaxnets end-to-end, cold compile (training_wall_seconds)", f"{tw:.3f}", f"{numpy_s / tw:.2f}×",
+         "init+compile per model: " + ", ".join(f"{k} {m['init_seconds'] + m['compile_seconds']:.2f}"
+                                                 for k, m in cold["models"].items())],
+        ["jaxnets end-to-end, warm persistent cache", f"{warm['training_wall_seconds']:.3f}",
+         f"{numpy_s / warm['training_wall_seconds']:.2f}×",
+         "compile per model: " + ", ".join(f"{k} {m['compile_seconds']:.2f}" for k, m in warm["models"].items())],
+        [f"N={n} seeds, one vmapped program per model (cold)", f"{vmapped:.3f}", "",
+         f"{sequential / vmapped:.2f}× faster than sequential, {separate / vmapped:.2f}× than separate cold"],
+        [f"N={n} sequential runs sharing one compile", f"{sequential:.3f}", "", ""],
+        [f"N={n} separate cold runs", f"{separate:.3f}", "", ""],
+        ["both cores: training wall / Σ(init+compile+train)",
+         f"{tw:.3f} / {cold['sum_compile_plus_train_seconds']:.3f}",
+         f"{tw / cold['sum_compile_plus_train_seconds']:.2f}", "≤ 0.7 wanted"],
+        ["Wide model achieved GFLOP/s vs float32 matmul peak", f"{gflops:.1f} / {peak:.1f}",
+         f"{100 * gflops / peak:.0f} %", f"{flops / 1e9:.1f} GFLOP in {wide_alone['train']:.3f} s"],
+    ]
+    table = markdown_table(["row", "seconds", "ratio", "notes"], rows)
+    res.update({
+        "numpy": np_res, "numpy_train_seconds": numpy_s, "torch": torch_res, "torch_train_seconds": torch_s,
+        "jaxnets_train_seconds_sequential": train_seq, "jaxnets_training_phase_wall_seconds": ph,
+        "cold": {k: cold[k] for k in ("training_wall_seconds", "training_phase_wall_seconds",
+                                      "sum_compile_plus_train_seconds")},
+        "warm": {k: warm[k] for k in ("training_wall_seconds", "training_phase_wall_seconds",
+                                      "sum_compile_plus_train_seconds")},
+        "models": cold["models"],
+        "training_wall_seconds": tw,
+        "n_seeds": {"n": n, "vmapped_seconds": vmapped, "sequential_shared_compile_seconds": sequential,
+                    "separate_cold_seconds": separate},
+        "wide_gflops": gflops, "matmul_peak_gflops": peak, "wide_flops": flops,
+        "table": rows,
+    })
+    for m in res["models"].values():
+        m.pop("report_seed0", None)
+    write_json(out / "results.json", res)
+    (out / "results.md").write_text(f"**benchmark** · {platform.machine()} · {os.cpu_count()} cores · jax "
+                                    f"{jax.__version__} · {epochs} epochs\n\n" + table)
+    print(table)
+    print(f"wrote {out}/results.json, results.md")
+    return res
+
+
+if __name__ == "__main__":
+    main()
+
+
+run = main

@@ -1,0 +1,264 @@
+"""Shared machinery for the MLP comparison experiments: presets, CLI, threaded training, outputs.
+
+An experiment module is thin: it declares its presets and model specs and calls `main()`.
+Models are independent programs, so they train from `workers` Python threads: XLA:CPU runs a small
+model on about one core, and two threads keep both cores of a 2-core machine busy.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from jaxnets import enable_compile_cache
+from jaxnets.checkpoint import Checkpointer
+from jaxnets.data import load_dataset, prepare
+from jaxnets.metrics import evaluate_classifier, throughput
+from jaxnets.models import MLP, count_params
+from jaxnets.plots import learning_curves, metric_bars
+from jaxnets.report import models_table, write_json
+from jaxnets.train import (
+    Classification,
+    FitConfig,
+    compile_fit,
+    create_states,
+    fit,
+    make_optimizer,
+    make_predict_fn,
+    member,
+    predict_logits,
+    probabilities,
+    summarize,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """One MLP of a comparison: hidden widths + output width, hidden activation."""
+
+    name: str
+    features: tuple[int, ...]
+    activation: str = "relu"
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A training recipe. kernel_init="auto": He for (leaky) ReLU, Xavier for sigmoid/tanh."""
+
+    dataset: str
+    optimizer: str
+    learning_rate: float
+    epochs: int
+    batch_size: int = 32
+    test_size: float = 0.2
+    val_size: float = 0.1
+    val_from: str = "train"
+    patience: int | None = None
+    kernel_init: str = "auto"
+    dropout: float = 0.0
+    l2: float = 0.0
+    seeds: int = 5
+    split_seed: int = 42
+
+    def __post_init__(self):
+        if self.seeds < 1:
+            raise ValueError(f"Preset.seeds must be >= 1, got {self.seeds}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"Preset epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
+        if self.patience is not None and self.val_size <= 0:
+            raise ValueError("early stopping (patience) needs a validation split (val_size > 0)")
+
+    def init_for(self, activation: str) -> str:
+        if self.kernel_init != "auto":
+            return self.kernel_init
+        return "he_normal" if activation in ("relu", "leaky_relu") else "xavier_uniform"
+
+    def quick(self) -> Preset:
+        """A smoke-test version: few epochs, 2 seeds."""
+        return dataclasses.replace(self, epochs=min(self.epochs, 12), seeds=min(self.seeds, 2),
+                                   patience=None if self.patience is None else 5)
+
+
+def parse_args(name: str, presets: dict[str, Preset], argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog=f"python -m experiments.{name}", description=__doc__)
+    p.add_argument("--preset", default="default", choices=sorted(presets),
+                   help="'seed' = the text's exact recipe; 'default' = what a practitioner would run")
+    p.add_argument("--seeds", type=int, default=None, help="number of seeds (members of one vmapped program)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default runs/<experiment>/<time>/)")
+    p.add_argument("--quick", action="store_true", help="smoke test: few epochs, 2 seeds")
+    p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
+    p.add_argument("--checkpoint-every", type=int, default=None, metavar="K",
+                   help="save an Orbax checkpoint of every model each K epochs")
+    p.add_argument("--resume", type=Path, default=None, metavar="DIR",
+                   help="continue the run in DIR from its last complete checkpoints")
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                   help="models trained concurrently (threads)")
+    p.add_argument("--no-compile-cache", action="store_true", help="disable the persistent XLA cache")
+    p.add_argument("--cache-dir", type=Path, default=None, help="persistent XLA cache folder")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    args = p.parse_args(argv)
+    for k in ("seeds", "epochs", "checkpoint_every", "workers"):
+        v = getattr(args, k)
+        if v is not None and v < 1:
+            p.error(f"--{k.replace('_', '-')} must be >= 1, got {v}")
+    return args
+
+
+def _resolve(name: str, presets: dict[str, Preset], args) -> tuple[Preset, str, Path, int | None]:
+    """Preset, its name, the output folder and checkpoint interval — from the CLI or a run to resume."""
+    if args.resume is not None:
+        cfg_path = args.resume / "config.json"
+        if not cfg_path.exists():
+            raise FileNotFoundError(f"--resume {args.resume}: no config.json there (not a run folder?)")
+        cfg = json.loads(cfg_path.read_text())
+        if cfg["experiment"] != name:
+            raise ValueError(f"--resume {args.resume} is a run of {cfg['experiment']!r}, not {name!r}")
+        return Preset(**cfg["preset_config"]), cfg["preset"], args.resume, cfg["checkpoint_every"]
+    preset = presets[args.preset]
+    if args.quick:
+        preset = preset.quick()
+    if args.seeds is not None:
+        preset = dataclasses.replace(preset, seeds=args.seeds)
+    if args.epochs is not None:
+        preset = dataclasses.replace(preset, epochs=args.epochs)
+    out = args.out or Path("runs") / name / time.strftime("%Y%m%d-%H%M%S")
+    return preset, args.preset, out, args.checkpoint_every
+
+
+def _evaluate(spec: ModelSpec, fr, splits, seeds: int) -> dict:
+    state = fr.state
+    x_test, y_test = splits.test["x"], splits.test["y"]
+    proba = probabilities(predict_logits(state, x_test))  # [members, n, k]
+    per_seed = [evaluate_classifier(proba[i], y_test, splits.class_names) for i in range(seeds)]
+    one = member(state, 0)
+    predict = make_predict_fn(one)
+    out = {
+        "features": list(spec.features),
+        "activation": spec.activation,
+        "parameters": count_params(one.params),
+        "compile_seconds": fr.compile_seconds,
+        "train_seconds": fr.train_seconds,
+        "predictions_per_second": throughput(predict, jax.device_put(x_test)),
+        "epochs_run": summarize(fr.epochs_run),
+        "best_epoch": [int(e) for e in fr.best_epoch],
+    }
+    for key in ("accuracy", "precision", "recall", "f1", "roc_auc"):
+        if key in per_seed[0]:
+            out["test_accuracy" if key == "accuracy" else key] = summarize([m[key] for m in per_seed])
+    out["macro_f1"] = summarize([m["macro"]["f1"] for m in per_seed])
+    for k in ("val_accuracy", "train_accuracy", "val_loss", "train_loss"):
+        last = [h[np.isfinite(h)][-1] if np.isfinite(h).any() else np.nan for h in fr.history[k]]
+        if np.isfinite(last).all():
+            out[f"final_{k}"] = summarize(last)
+    out["confidence_seed0"] = per_seed[0]["confidence"]
+    out["confusion_matrix_seed0"] = per_seed[0]["confusion_matrix"]
+    out["report_seed0"] = per_seed[0]["report"]
+    return out
+
+
+def main(name: str, presets: dict[str, Preset], specs: Sequence[ModelSpec], argv=None) -> dict:
+    """Run one comparison experiment end to end; returns the results dict (also in results.json)."""
+    args = parse_args(name, presets, argv)
+    preset, preset_name, out, ckpt_every = _resolve(name, presets, args)
+    if not args.no_compile_cache:
+        enable_compile_cache(args.cache_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "config.json", {
+        "experiment": name, "preset": preset_name, "preset_config": dataclasses.asdict(preset),
+        "checkpoint_every": ckpt_every, "models": [dataclasses.asdict(s) for s in specs],
+        "command": " ".join([Path(sys.executable).name, "-m", f"experiments.{name}", *(argv or sys.argv[1:])]),
+    })
+
+    ds = load_dataset(preset.dataset)
+    splits = prepare(ds, test_size=preset.test_size, val_size=preset.val_size, val_from=preset.val_from,
+                     seed=preset.split_seed)
+    seeds = list(range(preset.seeds))
+    config = FitConfig(epochs=preset.epochs, batch_size=preset.batch_size, patience=preset.patience,
+                       checkpoint_every=ckpt_every, progress=not args.no_progress)
+    free_rows = list(range(args.workers))  # progress-bar rows: one per concurrent model
+    lock = threading.Lock()
+
+    def build(spec: ModelSpec):
+        """Phase 1: initialise and compile (the slow part of a cold start on CPU)."""
+        model = MLP(spec.features, activation=spec.activation, kernel_init=preset.init_for(spec.activation),
+                    dropout_rate=preset.dropout)
+        objective = Classification(model, ds.num_classes, l2=preset.l2)
+        tx = make_optimizer(preset.optimizer, preset.learning_rate)
+        t0 = time.perf_counter()
+        state = jax.block_until_ready(create_states(model, tx, seeds, splits.train["x"]))
+        init_seconds = time.perf_counter() - t0  # mostly compiling the (threefry) initialiser
+        program = compile_fit(state, objective, splits.train, splits.val, config)
+        return state, objective, program, init_seconds
+
+    def train(spec: ModelSpec, built):
+        """Phase 2: train from the compiled program."""
+        state, objective, program, _ = built
+        ckpt = Checkpointer(out / "checkpoints" / spec.name, meta={"model": spec.name}) if ckpt_every else None
+        with lock:
+            row = free_rows.pop(0)
+        try:
+            return fit(state, objective, splits.train, splits.val, config, checkpointer=ckpt,
+                       resume=args.resume is not None, name=spec.name, position=row, program=program)
+        finally:
+            with lock:
+                free_rows.append(row)
+            if ckpt is not None:
+                ckpt.close()
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=args.workers) as pool:
+        built = list(pool.map(build, specs))
+        t1 = time.perf_counter()
+        # Longest first (parameter count as the cost proxy) balances the two cores best.
+        order = sorted(range(len(specs)), key=lambda i: -count_params(built[i][0].params))
+        done = pool.map(lambda i: train(specs[i], built[i]), order)
+        fits = {specs[i].name: f for i, f in zip(order, done)}
+    wall = time.perf_counter() - t0
+    train_wall = time.perf_counter() - t1
+
+    models = {s.name: _evaluate(s, fits[s.name], splits, preset.seeds) for s in specs}
+    for s, b in zip(specs, built):
+        models[s.name]["init_seconds"] = b[3]
+    results = {
+        "experiment": name,
+        "preset": preset_name,
+        "seeds": preset.seeds,
+        "dataset": {"name": ds.name, "class_names": list(ds.class_names),
+                    "train": len(splits.train["y"]), "val": 0 if splits.val is None else len(splits.val["y"]),
+                    "test": len(splits.test["y"])},
+        "preset_config": dataclasses.asdict(preset),
+        "jax_version": jax.__version__,
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "workers": args.workers,
+        "models": models,
+        "training_wall_seconds": wall,
+        "training_phase_wall_seconds": train_wall,  # compile excluded: all models' training, concurrently
+        "sum_compile_plus_train_seconds": sum(
+            m["init_seconds"] + m["compile_seconds"] + m["train_seconds"] for m in models.values()),
+    }
+    write_json(out / "results.json", results)
+    table = models_table(results)
+    (out / "results.md").write_text(table)
+    (out / "reports").mkdir(exist_ok=True)
+    for n, m in models.items():
+        (out / "reports" / f"{n}.txt").write_text(f"{n} (seed 0)\n\n{m['report_seed0']}")
+    learning_curves({n: fits[n].history for n in models}, out / "learning_curves.png",
+                    f"{name} ({preset_name}), mean and min–max over {preset.seeds} seeds")
+    metric_bars(results, "test_accuracy", out / "test_accuracy.png", f"{name}: test accuracy")
+    print(table)
+    print(f"wrote {out}/results.json, results.md, learning_curves.png, test_accuracy.png, reports/")
+    return results

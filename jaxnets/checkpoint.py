@@ -1,0 +1,83 @@
+"""Orbax checkpoints of the whole loop state (TrainState + early-stopping carry + history).
+
+Two managers: `last/` keeps the newest N (what `resume` reads) and `best/` the one with the lowest
+mean validation loss. Orbax writes each step into a temporary folder and renames it when complete,
+so a process killed mid-save (even SIGKILL) leaves the previous checkpoint as the latest.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+
+class Checkpointer:
+    """save(epoch, carry, logs) / restore(carry_template) -> (carry, logs, epoch)."""
+
+    def __init__(self, directory: str | Path, keep: int = 3, meta: dict | None = None):
+        if keep < 1:
+            raise ValueError(f"keep must be >= 1, got {keep}")
+        self.directory = Path(directory).absolute()
+        self.meta = dict(meta or {})
+        opts = dict(enable_async_checkpointing=False, create=True)
+        self._last = ocp.CheckpointManager(
+            self.directory / "last", options=ocp.CheckpointManagerOptions(max_to_keep=keep, **opts)
+        )
+        self._best = ocp.CheckpointManager(
+            self.directory / "best",
+            options=ocp.CheckpointManagerOptions(
+                max_to_keep=1, best_fn=lambda m: m["val_loss"], best_mode="min", **opts
+            ),
+        )
+
+    def latest_epoch(self) -> int | None:
+        self._last.reload()
+        return self._last.latest_step()
+
+    def best_epoch(self) -> int | None:
+        self._best.reload()
+        return self._best.best_step()
+
+    def save(self, epoch: int, carry, logs: dict, force: bool = False) -> None:
+        meta = {**self.meta, "epoch": int(epoch)}
+        args = ocp.args.Composite(
+            carry=ocp.args.StandardSave(carry),
+            logs=ocp.args.StandardSave(logs),
+            meta=ocp.args.JsonSave(meta),
+        )
+        self._last.save(epoch, args=args, force=force)
+        val = np.asarray(logs["val"]["loss_sum"])[:, -1] / np.maximum(np.asarray(logs["val"]["count"])[:, -1], 1)
+        score = float(np.nanmean(val)) if np.isfinite(val).any() else float("inf")
+        self._best.save(epoch, args=args, metrics={"val_loss": score}, force=force)
+
+    def restore(self, carry_template, which: str = "last", epoch: int | None = None):
+        """Restore into the structure of `carry_template` (shapes, dtypes, optax NamedTuples)."""
+        mgr = self._last if which == "last" else self._best
+        mgr.reload()
+        step = epoch if epoch is not None else (mgr.latest_step() if which == "last" else mgr.best_step())
+        if step is None:
+            raise FileNotFoundError(f"no complete checkpoint in {self.directory / which}")
+        abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, carry_template)
+        out = mgr.restore(
+            step,
+            args=ocp.args.Composite(
+                carry=ocp.args.StandardRestore(abstract),
+                logs=ocp.args.StandardRestore(),
+                meta=ocp.args.JsonRestore(),
+            ),
+        )
+        logs = jax.tree_util.tree_map(np.asarray, out["logs"])
+        return out["carry"], logs, int(out["meta"]["epoch"])
+
+    def read_meta(self) -> dict:
+        step = self.latest_epoch()
+        if step is None:
+            raise FileNotFoundError(f"no complete checkpoint in {self.directory / 'last'}")
+        return json.loads((self.directory / "last" / str(step) / "meta" / "metadata").read_text())
+
+    def close(self) -> None:
+        self._last.close()
+        self._best.close()

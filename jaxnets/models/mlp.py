@@ -1,0 +1,77 @@
+"""Multilayer perceptron: h⁽ℓ⁾ = σ(W⁽ℓ⁾ h⁽ℓ⁻¹⁾ + b⁽ℓ⁾), ŷ = W⁽ᴸ⁾ h⁽ᴸ⁻¹⁾ + b⁽ᴸ⁾ (logits, no output activation).
+
+The seed's layer list `[30, 16, 1]` maps to `MLP(features=(16, 1))`: the input width is inferred at init.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxnets.nn.activations import get_activation
+
+INITIALIZERS = {
+    # The seed's choice: U(-l, l), l = sqrt(6 / (fan_in + fan_out)).
+    "xavier_uniform": nn.initializers.xavier_uniform(),
+    "xavier_normal": nn.initializers.xavier_normal(),
+    # He et al.: the variance-preserving choice for (leaky) ReLU.
+    "he_normal": nn.initializers.he_normal(),
+    "he_uniform": nn.initializers.he_uniform(),
+    "lecun_normal": nn.initializers.lecun_normal(),
+}
+
+
+def _initializer(name: str):
+    try:
+        return INITIALIZERS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown kernel_init {name!r}; valid names: {', '.join(sorted(INITIALIZERS))}"
+        ) from None
+
+
+class MLP(nn.Module):
+    """Feed-forward network. x: [batch, features] -> logits [batch, features[-1]].
+
+    features: widths of the hidden layers followed by the output width, e.g. (128, 64, 10).
+    activation: name from `jaxnets.nn.ACTIVATIONS` applied after every hidden layer.
+    dropout_rate: dropout after each hidden activation when `train=True` (rng stream "dropout").
+    """
+
+    features: Sequence[int]
+    activation: str = "relu"
+    kernel_init: str = "xavier_uniform"
+    dropout_rate: float = 0.0
+
+    def __post_init__(self):
+        # Validate at construction so a bad config fails before any tracing, naming the field.
+        feats = tuple(self.features)
+        if not feats:
+            raise ValueError("MLP.features must list at least the output width, got ()")
+        for i, f in enumerate(feats):
+            if not isinstance(f, int) or isinstance(f, bool) or f <= 0:
+                raise ValueError(f"MLP.features[{i}] must be a positive int, got {f!r} in {feats}")
+        if not 0.0 <= self.dropout_rate < 1.0:
+            raise ValueError(f"MLP.dropout_rate must be in [0, 1), got {self.dropout_rate}")
+        get_activation(self.activation)
+        _initializer(self.kernel_init)
+        super().__post_init__()
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        if x.ndim != 2:
+            raise ValueError(f"MLP expects x: [batch, features], got shape {x.shape}")
+        act = get_activation(self.activation)
+        init = _initializer(self.kernel_init)
+        for i, width in enumerate(self.features[:-1]):
+            x = act(nn.Dense(width, kernel_init=init, name=f"hidden_{i}")(x))
+            if self.dropout_rate > 0:
+                x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+        return nn.Dense(self.features[-1], kernel_init=init, name="output")(x)
+
+
+def count_params(params) -> int:
+    """Number of scalars in a parameter tree (per model: pass one member of a vmapped stack)."""
+    return int(sum(jnp.size(p) for p in jax.tree_util.tree_leaves(params)))

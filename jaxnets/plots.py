@@ -1,0 +1,66 @@
+"""Matplotlib figures (Agg backend: no display needed)."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def learning_curves(histories: dict[str, dict[str, np.ndarray]], path: str | Path, title: str = "") -> Path:
+    """histories: model -> {"train_loss": [members, epochs], "val_loss": …, "train_accuracy", "val_accuracy"}.
+    Lines are the mean over seeds, bands the min–max range."""
+    keys = [k for k in ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
+            if any(k in h and np.isfinite(h[k]).any() for h in histories.values())]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for name, h in histories.items():
+            if key not in h:
+                continue
+            v = np.asarray(h[key], dtype=float)
+            x = np.arange(1, v.shape[1] + 1)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN epochs after early stopping
+                mean = np.nanmean(v, axis=0)
+                lo, hi = np.nanmin(v, axis=0), np.nanmax(v, axis=0)
+            (line,) = ax.plot(x, mean, label=name, lw=1.4)
+            ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.15, lw=0)
+        ax.set_xlabel("epoch")
+        ax.set_title(key.replace("_", " "))
+        if "loss" in key:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def metric_bars(results: dict, key: str, path: str | Path, title: str = "") -> Path:
+    """Bar chart of models[*][key] mean with ±std error bars and the per-seed points."""
+    names = list(results["models"])
+    means = [results["models"][n][key]["mean"] for n in names]
+    stds = [results["models"][n][key]["std"] for n in names]
+    fig, ax = plt.subplots(figsize=(1.6 * len(names) + 2, 3.6))
+    ax.bar(names, means, yerr=stds, capsize=4, color="#7aa6c2")
+    for i, n in enumerate(names):
+        pts = results["models"][n][key]["per_seed"]
+        ax.scatter([i] * len(pts), pts, s=10, color="k", zorder=3)
+    lo = min(min(results["models"][n][key]["per_seed"]) for n in names)
+    ax.set_ylim(max(0.0, lo - 0.05), min(1.0, max(means) + 0.03) if max(means) <= 1 else None)
+    ax.set_ylabel(key.replace("_", " "))
+    ax.set_title(title or key)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

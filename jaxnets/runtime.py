@@ -1,0 +1,36 @@
+"""Process-level JAX settings that jaxnets chooses by default (each overridable by the user).
+
+* XLA:CPU's newer fusion emitters roughly double compile time of the small scan-heavy programs
+  jaxnets builds, with no measured run-time gain (see README, "Speed"), so they are turned off
+  unless XLA_FLAGS already says otherwise. This must happen before JAX creates its CPU backend.
+* The persistent compilation cache makes a rerun compile (almost) nothing.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_FAST_COMPILE_FLAG = "--xla_cpu_use_fusion_emitters=false"
+
+
+def set_default_xla_flags() -> None:
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_cpu_use_fusion_emitters" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {_FAST_COMPILE_FLAG}".strip()
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("JAXNETS_COMPILE_CACHE", Path.home() / ".cache" / "jaxnets" / "xla"))
+
+
+def enable_compile_cache(path: str | Path | None = None) -> Path:
+    """Turn on JAX's persistent compilation cache at `path` (default: $JAXNETS_COMPILE_CACHE or
+    ~/.cache/jaxnets/xla), caching every program however fast it compiled."""
+    import jax
+
+    path = Path(path) if path is not None else default_cache_dir()
+    path.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return path

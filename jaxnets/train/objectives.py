@@ -1,0 +1,128 @@
+"""Objectives: loss + metrics as pure functions of (params, variables, batch, rng, train).
+
+Every objective returns `(loss, (metric_sums, new_variables))`. Metrics are *sums* over the valid
+(mask = 1) examples plus a "count", so that epochs and padded last batches aggregate exactly;
+`loss` is the masked mean that gradients flow through. This is the only place a model family
+differs: the step, loop, sweeps and checkpoints are shared.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxnets.nn.losses import binary_cross_entropy, categorical_cross_entropy, mse
+
+Array = jax.Array
+
+
+def apply_model(model: nn.Module, params, variables, x: Array, rng: Array, train: bool):
+    """model.apply with mutable collections (e.g. batch_stats) updated only when training."""
+    mutable = list(variables) if (train and variables) else False
+    out = model.apply({"params": params, **variables}, x, train=train, rngs={"dropout": rng}, mutable=mutable)
+    if mutable:
+        y, new_vars = out
+        return y, {**variables, **new_vars}
+    return out, variables
+
+
+def _masked_mean(per_example: Array, mask: Array) -> tuple[Array, Array]:
+    total = jnp.sum(per_example * mask)
+    return total / jnp.maximum(jnp.sum(mask), 1.0), total
+
+
+def _l2(params) -> Array:
+    """0.5 * sum of squared kernels (biases are not decayed)."""
+    leaves = jax.tree_util.tree_leaves_with_path(params)
+    return 0.5 * sum(jnp.sum(jnp.square(v)) for p, v in leaves if "kernel" in jax.tree_util.keystr(p))
+
+
+@dataclasses.dataclass(frozen=True)
+class Classification:
+    """Cross-entropy from logits. One output unit -> binary (BCE, p = σ(z)); k units -> softmax CCE.
+
+    batch: {"x": [b, ...], "y": [b] int labels, "mask": [b] float}; l2: weight on 0.5‖W‖².
+    """
+
+    model: nn.Module
+    num_classes: int
+    l2: float = 0.0
+
+    def __post_init__(self):
+        if self.num_classes < 2:
+            raise ValueError(f"Classification needs num_classes >= 2, got {self.num_classes}")
+        if self.l2 < 0:
+            raise ValueError(f"l2 must be >= 0, got {self.l2}")
+
+    def __call__(self, params, variables, batch: dict, rng: Array, train: bool):
+        logits, new_vars = apply_model(self.model, params, variables, batch["x"], rng, train)
+        y, mask = batch["y"], batch["mask"]
+        if logits.shape[-1] == 1:
+            per_ex = binary_cross_entropy(logits, y)
+            pred = (logits[:, 0] > 0).astype(jnp.int32)
+        else:
+            per_ex = categorical_cross_entropy(logits, y)
+            pred = jnp.argmax(logits, axis=-1)
+        loss, loss_sum = _masked_mean(per_ex, mask)
+        if self.l2 and train:
+            loss = loss + self.l2 * _l2(params)
+        metrics = {
+            "loss_sum": loss_sum,
+            "correct": jnp.sum((pred == y) * mask),
+            "count": jnp.sum(mask),
+        }
+        return loss, (metrics, new_vars)
+
+    def check_data(self, data: dict, where: str) -> None:
+        """Host-side validation of labels: integer ids in [0, num_classes)."""
+        y = np.asarray(data["y"])
+        if y.ndim != 1:
+            raise ValueError(f"{where}['y'] must be integer class ids of shape [n], got shape {y.shape}")
+        if not np.issubdtype(y.dtype, np.integer):
+            raise TypeError(f"{where}['y'] must hold integer class ids, got dtype {y.dtype}")
+        if y.size and (y.min() < 0 or y.max() >= self.num_classes):
+            raise ValueError(
+                f"{where}['y'] has labels outside [0, {self.num_classes}): min {y.min()}, max {y.max()}"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class Regression:
+    """Mean squared error. batch: {"x": [b, ...], "y": [b] or [b, k] float targets, "mask": [b]}."""
+
+    model: nn.Module
+    l2: float = 0.0
+
+    def __call__(self, params, variables, batch: dict, rng: Array, train: bool):
+        pred, new_vars = apply_model(self.model, params, variables, batch["x"], rng, train)
+        y = batch["y"].reshape(pred.shape)
+        per_ex = mse(pred, y)
+        loss, loss_sum = _masked_mean(per_ex, batch["mask"])
+        if self.l2 and train:
+            loss = loss + self.l2 * _l2(params)
+        abs_err = jnp.abs(pred - y).reshape(pred.shape[0], -1).mean(-1)
+        metrics = {"loss_sum": loss_sum, "abs_err": jnp.sum(abs_err * batch["mask"]), "count": jnp.sum(batch["mask"])}
+        return loss, (metrics, new_vars)
+
+    def check_data(self, data: dict, where: str) -> None:
+        y = np.asarray(data["y"])
+        if not np.all(np.isfinite(y)):
+            raise ValueError(f"{where}['y'] contains NaN or inf")
+
+
+Objective = Any  # callable(params, variables, batch, rng, train) -> (loss, (metrics, new_variables))
+
+
+def finalize_metrics(sums: dict) -> dict:
+    """Metric sums -> means: loss, accuracy (if "correct"), mae (if "abs_err"). Works on arrays."""
+    count = np.maximum(np.asarray(sums["count"]), 1.0)
+    out = {"loss": np.asarray(sums["loss_sum"]) / count}
+    if "correct" in sums:
+        out["accuracy"] = np.asarray(sums["correct"]) / count
+    if "abs_err" in sums:
+        out["mae"] = np.asarray(sums["abs_err"]) / count
+    return out
