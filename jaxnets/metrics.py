@@ -59,16 +59,16 @@ def classification_report(m: dict, class_names: Sequence[str], digits: int = 2) 
     """Text table in the layout of `sklearn.metrics.classification_report`."""
     pc = m["per_class"]
     width = max(len("weighted avg"), *(len(c) for c in class_names), digits)
-    head = " " * width + "".join(f"{h:>{10}}" for h in ("precision", "recall", "f1-score", "support"))
+    head = " " * (width + 1) + "".join(f"{h:>{10}}" for h in ("precision", "recall", "f1-score", "support"))
     rows = [head, ""]
     for i, name in enumerate(class_names):
         vals = (pc["precision"][i], pc["recall"][i], pc["f1"][i])
-        rows.append(f"{name:>{width}}" + "".join(f"{v:>10.{digits}f}" for v in vals) + f"{pc['support'][i]:>10}")
+        rows.append(f"{name:>{width}} " + "".join(f"{v:>10.{digits}f}" for v in vals) + f"{pc['support'][i]:>10}")
     total = int(pc["support"].sum())
-    rows += ["", f"{'accuracy':>{width}}" + " " * 20 + f"{m['accuracy']:>10.{digits}f}{total:>10}"]
+    rows += ["", f"{'accuracy':>{width}} " + " " * 20 + f"{m['accuracy']:>10.{digits}f}{total:>10}"]
     for avg in ("macro", "weighted"):
         vals = (m[avg]["precision"], m[avg]["recall"], m[avg]["f1"])
-        rows.append(f"{avg + ' avg':>{width}}" + "".join(f"{v:>10.{digits}f}" for v in vals) + f"{total:>10}")
+        rows.append(f"{avg + ' avg':>{width}} " + "".join(f"{v:>10.{digits}f}" for v in vals) + f"{total:>10}")
     return "\n".join(rows) + "\n"
 
 

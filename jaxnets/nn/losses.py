@@ -22,11 +22,12 @@ def mse(pred: Array, target: Array) -> Array:
 def binary_cross_entropy(logits: Array, labels: Array) -> Array:
     """BCE from logits: logits [batch] or [batch, 1], labels in {0, 1} of the same size -> [batch].
 
-    -[y log σ(z) + (1-y) log(1-σ(z))] = max(z, 0) - z y + log(1 + e^-|z|), which never overflows.
+    -[y log σ(z) + (1-y) log(1-σ(z))] = softplus(z) - z y. `softplus` (a stable logaddexp) never
+    overflows and, unlike the max(z,0) + log1p(e^-|z|) form, has the exact gradient σ(z) - y at z = 0.
     """
     z = logits.reshape(logits.shape[0])
     y = labels.reshape(labels.shape[0]).astype(z.dtype)
-    return jnp.maximum(z, 0) - z * y + jnp.log1p(jnp.exp(-jnp.abs(z)))
+    return jax.nn.softplus(z) - z * y
 
 
 def categorical_cross_entropy(logits: Array, labels: Array) -> Array:

@@ -5,7 +5,6 @@ from collections.abc import Sequence
 
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jaxnets.train.state import TrainState
 
@@ -20,11 +19,16 @@ def set_learning_rates(state: TrainState, learning_rates: Sequence[float]) -> Tr
     if n is None or lrs.shape != (n,):
         raise ValueError(f"need one learning rate per member: state has {n} members, got shape {lrs.shape}")
 
+    found = []
+
     def visit(s):
-        if isinstance(s, optax.InjectHyperparamsState):
+        # optax's inject_hyperparams states (their class name differs across optax versions) are
+        # NamedTuples with a `hyperparams` dict; walk chains (tuples) to find them.
+        if isinstance(s, tuple) and hasattr(s, "hyperparams") and hasattr(s, "_replace"):
             if "learning_rate" not in s.hyperparams:
                 raise ValueError("optimizer state has no injectable learning_rate")
             lr = s.hyperparams["learning_rate"]
+            found.append(True)
             return s._replace(hyperparams={**s.hyperparams, "learning_rate": lrs.astype(lr.dtype).reshape(lr.shape)})
         if isinstance(s, tuple):
             items = [visit(x) for x in s]
@@ -32,7 +36,7 @@ def set_learning_rates(state: TrainState, learning_rates: Sequence[float]) -> Tr
         return s
 
     new = visit(state.opt_state)
-    if new == state.opt_state:
+    if not found:
         raise ValueError("no optax.inject_hyperparams state found: build the optimizer with make_optimizer()")
     return state.replace(opt_state=new)
 

@@ -1,0 +1,19 @@
+"""Strict JAX settings for every test (as equinox does): implicit rank promotion is a bug here."""
+import os
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+settings.register_profile("ci", max_examples=25, deadline=None)
+settings.load_profile("ci")
+
+
+@pytest.fixture(scope="session")
+def breast_cancer_splits():
+    from jaxnets.data import load_dataset, prepare
+
+    return prepare(load_dataset("breast_cancer"), val_size=0.5, val_from="test")

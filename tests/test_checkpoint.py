@@ -1,0 +1,89 @@
+import chex
+import jax
+import numpy as np
+import pytest
+
+from jaxnets.checkpoint import Checkpointer
+from jaxnets.models import MLP
+from jaxnets.train import Classification, FitConfig, TrainingDiverged, create_states, fit, make_optimizer
+from jaxnets.train.loop import init_carry
+
+
+def _setup(n=48):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 6)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int32)
+    model = MLP((12, 1), dropout_rate=0.1)  # dropout: the step rng must be restored too
+    return model, {"x": x, "y": y}, {"x": x[:16], "y": y[:16]}
+
+
+def test_save_restore_is_bit_exact(tmp_path):
+    model, d, _ = _setup()
+    tx = make_optimizer("adam", 1e-2)
+    st = create_states(model, tx, [0, 1], d["x"])
+    carry = init_carry(st)
+    logs = {"train": {"loss_sum": np.ones((2, 3)), "count": np.ones((2, 3))},
+            "val": {"loss_sum": np.ones((2, 3)), "count": np.ones((2, 3))}, "ran": np.ones((2, 3), bool)}
+    ck = Checkpointer(tmp_path, keep=2)
+    ck.save(3, carry, logs)
+    restored, rlogs, epoch = ck.restore(init_carry(create_states(model, tx, [5, 6], d["x"])))  # other values
+    assert epoch == 3
+    chex.assert_trees_all_equal(restored, carry)  # params, Adam moments, step, rng: bit for bit
+    assert type(restored.state.opt_state) is type(carry.state.opt_state)
+    np.testing.assert_array_equal(rlogs["ran"], logs["ran"])
+    ck.close()
+
+
+def test_resumed_run_is_bit_identical_to_uninterrupted(tmp_path):
+    model, d, v = _setup()
+    obj = Classification(model, 2)
+    cfg = FitConfig(epochs=12, batch_size=16, checkpoint_every=4, progress=False)
+    fresh = lambda: create_states(model, make_optimizer("adam", 1e-2), [0, 1, 2], d["x"])
+    full = fit(fresh(), obj, d, v, cfg, checkpointer=Checkpointer(tmp_path / "a"))
+    # "killed" after 8 epochs: train only that far, then resume the 12-epoch run from disk
+    ck = Checkpointer(tmp_path / "b")
+    fit(fresh(), obj, d, v, FitConfig(epochs=8, batch_size=16, checkpoint_every=4, progress=False), checkpointer=ck)
+    assert ck.latest_epoch() == 8
+    resumed = fit(fresh(), obj, d, v, cfg, checkpointer=ck, resume=True)
+    chex.assert_trees_all_equal(resumed.state.params, full.state.params)
+    chex.assert_trees_all_equal(resumed.state.opt_state, full.state.opt_state)
+    np.testing.assert_array_equal(resumed.history["val_loss"], full.history["val_loss"])
+
+
+def test_chunking_does_not_change_the_numbers():
+    model, d, v = _setup()
+    obj = Classification(model, 2)
+    runs = [fit(create_states(model, make_optimizer("sgd", 1e-2), [0], d["x"]), obj, d, v,
+                FitConfig(epochs=12, batch_size=16, epochs_per_call=k, progress=False)) for k in (12, 4, 5)]
+    for r in runs[1:]:
+        chex.assert_trees_all_equal(r.state.params, runs[0].state.params)
+
+
+def test_keeps_last_n_and_the_best(tmp_path):
+    model, d, v = _setup()
+    ck = Checkpointer(tmp_path, keep=2)
+    fit(create_states(model, make_optimizer("adam", 1e-2), [0], d["x"]), Classification(model, 2), d, v,
+        FitConfig(epochs=10, batch_size=16, checkpoint_every=2, progress=False), checkpointer=ck)
+    assert sorted(int(p.name) for p in (tmp_path / "last").iterdir() if p.name.isdigit()) == [8, 10]
+    assert ck.best_epoch() is not None and len([p for p in (tmp_path / "best").iterdir() if p.name.isdigit()]) == 1
+
+
+def test_divergence_keeps_the_last_good_checkpoint(tmp_path):
+    model, d, _ = _setup()
+    ck = Checkpointer(tmp_path)
+    st = create_states(model, make_optimizer("sgd", 1e30), [0], d["x"])
+    with pytest.raises(TrainingDiverged, match="checkpoint at"):
+        fit(st, Classification(model, 2), d, None, FitConfig(epochs=20, batch_size=16, checkpoint_every=2,
+                                                              progress=False), checkpointer=ck)
+    carry, _, _ = ck.restore(init_carry(st))
+    chex.assert_tree_all_finite(carry.state.params)
+    assert bool(carry.diverged[0])
+
+
+def test_restore_from_empty_dir_is_a_clear_error(tmp_path):
+    model, d, _ = _setup()
+    with pytest.raises(FileNotFoundError, match="no complete checkpoint"):
+        Checkpointer(tmp_path).restore(init_carry(create_states(model, make_optimizer("sgd", 1e-2), [0], d["x"])))
+    with pytest.raises(ValueError, match="keep must be >= 1"):
+        Checkpointer(tmp_path, keep=0)
+    assert jax.tree_util.tree_leaves(d)  # fixture sanity
