@@ -6,7 +6,6 @@ so a process killed mid-save (even SIGKILL) leaves the previous checkpoint as th
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import jax
@@ -71,12 +70,6 @@ class Checkpointer:
         )
         logs = jax.tree_util.tree_map(np.asarray, out["logs"])
         return out["carry"], logs, int(out["meta"]["epoch"])
-
-    def read_meta(self) -> dict:
-        step = self.latest_epoch()
-        if step is None:
-            raise FileNotFoundError(f"no complete checkpoint in {self.directory / 'last'}")
-        return json.loads((self.directory / "last" / str(step) / "meta" / "metadata").read_text())
 
     def close(self) -> None:
         self._last.close()

@@ -17,6 +17,7 @@ from jaxnets.train import (
     create_states,
     fit,
     make_optimizer,
+    make_schedule,
     make_train_step,
     member,
     predict_logits,
@@ -224,3 +225,17 @@ def test_every_optimizer_reduces_the_loss(name):
     st = create_state(model, make_optimizer(name, lr), jax.random.PRNGKey(0), d["x"])
     r = fit(st, Classification(model, 2), d, None, FitConfig(epochs=30, batch_size=8, **QUIET))
     assert r.history["train_loss"][0, -1] < 0.6 * r.history["train_loss"][0, 0]
+
+
+def test_schedules_drive_the_injected_learning_rate():
+    d = _toy()
+    model = MLP((8, 1))
+    sched = make_schedule("warmup_cosine", 1e-2, total_steps=20, warmup_steps=4)
+    st = create_state(model, make_optimizer("adam", sched), jax.random.PRNGKey(0), d["x"])
+    r = fit(st, Classification(model, 2), d, None, FitConfig(epochs=10, **QUIET))  # 2 steps/epoch = 20 steps
+    lr = float(r.state.opt_state.hyperparams["learning_rate"])
+    assert lr == pytest.approx(float(sched(19)), rel=1e-5) and lr < 1e-3  # cosine decayed to ~0
+    with pytest.raises(ValueError, match="unknown schedule"):
+        make_schedule("triangle", 1e-2, 10)
+    with pytest.raises(ValueError, match="needs total_steps"):
+        make_schedule("cosine", 1e-2)
