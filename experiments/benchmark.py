@@ -27,7 +27,7 @@ import jax.numpy as jnp
 
 from experiments.architecture_comparison import ARCHITECTURES, PRESETS
 from experiments.baselines import numpy_seed, torch_seed
-from jaxnets.data import load_dataset, prepare
+from jaxnets.data import load_embedded, prepare
 from jaxnets.models import MLP
 from jaxnets.report import markdown_table, write_json
 from jaxnets.train import Classification, FitConfig, compile_fit, create_states, fit, make_optimizer
@@ -35,7 +35,7 @@ from jaxnets.train import Classification, FitConfig, compile_fit, create_states,
 
 def _splits():
     p = PRESETS["seed"]
-    return prepare(load_dataset(p.dataset), test_size=p.test_size, val_size=p.val_size, val_from=p.val_from,
+    return prepare(load_embedded(p.dataset), test_size=p.test_size, val_size=p.val_size, val_from=p.val_from,
                    seed=p.split_seed)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from jaxnets import enable_compile_cache
 from jaxnets.checkpoint import Checkpointer
-from jaxnets.data import load_dataset, prepare
+from jaxnets.data import load_embedded, prepare
 from jaxnets.metrics import evaluate_classifier, throughput
 from jaxnets.models import MLP, count_params
 from jaxnets.plots import learning_curves, metric_bars
@@ -180,7 +180,7 @@ def main(name: str, presets: dict[str, Preset], specs: Sequence[ModelSpec], argv
         "command": " ".join([Path(sys.executable).name, "-m", f"experiments.{name}", *(argv or sys.argv[1:])]),
     })
 
-    ds = load_dataset(preset.dataset)
+    ds = load_embedded(preset.dataset)
     splits = prepare(ds, test_size=preset.test_size, val_size=preset.val_size, val_from=preset.val_from,
                      seed=preset.split_seed)
     seeds = list(range(preset.seeds))

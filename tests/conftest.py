@@ -14,6 +14,6 @@ settings.load_profile("ci")
 
 @pytest.fixture(scope="session")
 def breast_cancer_splits():
-    from jaxnets.data import load_dataset, prepare
+    from jaxnets.data import load_embedded, prepare
 
-    return prepare(load_dataset("breast_cancer"), val_size=0.5, val_from="test")
+    return prepare(load_embedded("breast_cancer"), val_size=0.5, val_from="test")

@@ -176,9 +176,9 @@ def test_learning_rate_per_member_in_one_program():
 
 
 def test_regression_objective_fits_diabetes_better_than_the_mean():
-    from jaxnets.data import load_dataset, prepare
+    from jaxnets.data import load_embedded, prepare
 
-    s = prepare(load_dataset("diabetes"), val_size=0.0, seed=0)
+    s = prepare(load_embedded("diabetes"), val_size=0.0, seed=0)
     ys = s.train["y"].std()
     train = {"x": s.train["x"], "y": s.train["y"] / ys}
     model = MLP((32, 1))

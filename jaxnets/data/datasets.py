@@ -36,7 +36,7 @@ class Dataset:
         return len(self.class_names)
 
 
-def load_dataset(name: str) -> Dataset:
+def load_embedded(name: str) -> Dataset:
     """Load an embedded dataset by name (see `DATASETS`)."""
     if name not in _LOADERS:
         raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
