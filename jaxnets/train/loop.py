@@ -247,7 +247,7 @@ def _logs_to_history(logs: dict) -> dict[str, np.ndarray]:
     return out
 
 
-# LLVM -O1 instead of -O2 for the XLA:CPU training program: measured 18 % less compile time for the
+# LLVM -O1 instead of -O2 for the XLA:CPU training program: measured 17 % less compile time for the
 # seed's four MLPs with the same run time (README, "Speed"); compile dominates small-model runs.
 TRAIN_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1}
 

@@ -42,13 +42,6 @@ class TrainState:
 _INIT_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
 
 
-def _run_once(fn, *args):
-    """jit-compile and run a one-shot program with cheap compiler settings on CPU."""
-    lowered = jax.jit(fn).lower(*args)
-    opts = _INIT_COMPILER_OPTIONS if jax.default_backend() == "cpu" else None
-    return lowered.compile(compiler_options=opts)(*args)
-
-
 def _init(model: nn.Module, tx: optax.GradientTransformation, rng: jax.Array, sample_x) -> TrainState:
     sample_x = jnp.asarray(sample_x)
     init_key, dropout_key, state_key = jax.random.split(rng, 3)
@@ -67,6 +60,22 @@ def _init(model: nn.Module, tx: optax.GradientTransformation, rng: jax.Array, sa
     )
 
 
+def _init_many(model: nn.Module, tx: optax.GradientTransformation, keys: jax.Array, x1: jax.Array) -> TrainState:
+    return jax.vmap(lambda k: _init(model, tx, k, x1))(keys)
+
+
+# Module-level jits with model and optimizer static (both hash by value): a second create_states for
+# the same model, optimizer and shapes reuses the compiled initialiser instead of compiling it again.
+_init_many_cpu = jax.jit(_init_many, static_argnums=(0, 1), compiler_options=_INIT_COMPILER_OPTIONS)
+_init_many_default = jax.jit(_init_many, static_argnums=(0, 1))
+
+
+def _initialise(model, tx, keys, sample_x) -> TrainState:
+    x1 = jnp.asarray(sample_x)[:1]
+    fn = _init_many_cpu if jax.default_backend() == "cpu" else _init_many_default
+    return fn(model, tx, keys, x1).replace(apply_fn=model.apply, tx=tx, input_shape=tuple(x1.shape[1:]))
+
+
 def create_states(
     model: nn.Module, tx: optax.GradientTransformation, seeds: Sequence[int] | jax.Array, sample_x
 ) -> TrainState:
@@ -75,19 +84,12 @@ def create_states(
     if seeds.ndim != 1 or seeds.size == 0:
         raise ValueError(f"seeds must be a non-empty 1-D sequence, got shape {seeds.shape}")
     keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds, jnp.uint32))
-    sample_x = jnp.asarray(sample_x)
-    shape = tuple(sample_x.shape[1:])
-    # create_state is traced once under vmap; the static fields are identical for every member.
-    x1 = sample_x[:1]
-    arrays = _run_once(jax.vmap(lambda k: _init(model, tx, k, x1)), keys)
-    return arrays.replace(apply_fn=model.apply, tx=tx, input_shape=shape)
+    return _initialise(model, tx, keys, sample_x)
 
 
 def create_state(model: nn.Module, tx: optax.GradientTransformation, rng: jax.Array, sample_x) -> TrainState:
-    """Initialise one model. sample_x: [batch, ...] (only its shape and dtype are used)."""
-    x1 = jnp.asarray(sample_x)[:1]
-    state = _run_once(lambda k: _init(model, tx, k, x1), rng)
-    return state.replace(apply_fn=model.apply, tx=tx, input_shape=tuple(x1.shape[1:]))
+    """Initialise one model from a key. sample_x: [batch, ...] (only its shape and dtype are used)."""
+    return jax.tree_util.tree_map(lambda a: a[0], _initialise(model, tx, jnp.asarray(rng)[None], sample_x))
 
 
 def member(state: TrainState, i: int) -> TrainState:
