@@ -7,6 +7,10 @@ import sys
 EXPERIMENTS = {
     "architecture_comparison": "four MLP depths/widths on breast cancer (seed's compare_architectures)",
     "activation_comparison": "sigmoid / tanh / relu / leaky_relu on digits (seed's activation comparison)",
+    "cnn_vs_mlp": "digits 8x8: MLPs vs LeNet vs VGG-style vs ResNet-style (accuracy, parameters, speed)",
+    "translation_invariance": "digits shifted by 0/1/2 px: MLP vs CNNs, with and without shift augmentation",
+    "filters_and_feature_maps": "the seed's classic filters on a photo; learned LeNet kernels, feature maps, RF",
+    "depth_and_skips": "20-layer plain vs residual CNNs (+/- BatchNorm): gradient norms at init, training",
     "benchmark": "speed: jaxnets vs the seed's NumPy loop vs PyTorch-CPU (what `make bench` runs)",
 }
 

@@ -1,4 +1,4 @@
-"""Shared machinery for the MLP comparison experiments: presets, CLI, threaded training, outputs.
+"""Shared machinery for the comparison experiments: presets, CLI, threaded training, outputs.
 
 An experiment module is thin: it declares its presets and model specs and calls `main()`.
 Models are independent programs, so they train from `workers` Python threads: XLA:CPU runs a small
@@ -8,29 +8,34 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import platform
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import flax.linen as nn
 import jax
 import numpy as np
 
 from jaxnets import enable_compile_cache
 from jaxnets.checkpoint import Checkpointer
-from jaxnets.data import load_embedded, prepare
+from jaxnets.data import Splits, load_digit_images, load_embedded, prepare, random_shift
 from jaxnets.metrics import evaluate_classifier, throughput
 from jaxnets.models import MLP, count_params
 from jaxnets.plots import learning_curves, metric_bars
 from jaxnets.report import models_table, write_json
 from jaxnets.train import (
+    Augmented,
     Classification,
     FitConfig,
+    FitResult,
+    TrainState,
     compile_fit,
     create_states,
     fit,
@@ -45,11 +50,58 @@ from jaxnets.train import (
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
-    """One MLP of a comparison: hidden widths + output width, hidden activation."""
+    """One model of a comparison: an MLP (hidden widths + output width, hidden activation) or any
+    linen `module`; augment_shift > 0 trains with random shifts of up to that many pixels."""
 
     name: str
-    features: tuple[int, ...]
+    features: tuple[int, ...] = ()
     activation: str = "relu"
+    module: nn.Module | None = None
+    augment_shift: int = 0
+
+    def __post_init__(self):
+        if self.module is None and not self.features:
+            raise ValueError(f"ModelSpec {self.name!r} needs MLP features or a module")
+        if self.augment_shift < 0:
+            raise ValueError(f"ModelSpec {self.name!r}: augment_shift must be >= 0, got {self.augment_shift}")
+
+    def build(self, preset: Preset) -> nn.Module:
+        if self.module is not None:
+            return self.module
+        return MLP(self.features, activation=self.activation, kernel_init=preset.init_for(self.activation),
+                   dropout_rate=preset.dropout, flatten_input=preset.dataset in IMAGE_DATASETS)
+
+    def describe(self) -> dict:
+        if self.module is None:
+            return {"kind": "MLP", "features": list(self.features), "activation": self.activation}
+        fields = {f.name: getattr(self.module, f.name) for f in dataclasses.fields(self.module)
+                  if f.name not in ("parent", "name")}
+        return {"kind": type(self.module).__name__, **fields}
+
+
+# Image datasets: scaled to [0, 1], not standardised per pixel (see jaxnets.data.images).
+IMAGE_DATASETS = {"digits_images": load_digit_images}
+
+
+def load_for(preset: Preset):
+    """(dataset, splits) of a preset."""
+    if preset.dataset in IMAGE_DATASETS:
+        ds, standardize = IMAGE_DATASETS[preset.dataset](), False
+    else:
+        ds, standardize = load_embedded(preset.dataset), True
+    return ds, prepare(ds, test_size=preset.test_size, val_size=preset.val_size, val_from=preset.val_from,
+                       seed=preset.split_seed, standardize=standardize)
+
+
+@dataclasses.dataclass
+class Trained:
+    """What an experiment's hooks see of one trained model."""
+
+    spec: ModelSpec
+    model: nn.Module
+    objective: object
+    init_state: TrainState
+    fit: FitResult
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,20 +188,23 @@ def _resolve(name: str, presets: dict[str, Preset], args) -> tuple[Preset, str, 
     return preset, args.preset, out, args.checkpoint_every
 
 
-def _evaluate(spec: ModelSpec, fr, splits, seeds: int) -> dict:
+def _evaluate(spec: ModelSpec, fr: FitResult, splits, seeds: int) -> tuple[dict, Callable]:
+    """Test-split metrics over seeds, and seed 0's compiled predict function (warmed up: compiled in
+    this thread, timed later when no other thread competes for the cores)."""
     state = fr.state
     x_test, y_test = splits.test["x"], splits.test["y"]
     proba = probabilities(predict_logits(state, x_test))  # [members, n, k]
     per_seed = [evaluate_classifier(proba[i], y_test, splits.class_names) for i in range(seeds)]
     one = member(state, 0)
     predict = make_predict_fn(one)
+    jax.block_until_ready(predict(jax.device_put(x_test)))
     out = {
-        "features": list(spec.features),
-        "activation": spec.activation,
+        **({"features": list(spec.features), "activation": spec.activation} if spec.module is None else {}),
+        "architecture": spec.describe(),
+        "augment_shift": spec.augment_shift,
         "parameters": count_params(one.params),
         "compile_seconds": fr.compile_seconds,
         "train_seconds": fr.train_seconds,
-        "predictions_per_second": throughput(predict, jax.device_put(x_test)),
         "epochs_run": summarize(fr.epochs_run),
         "best_epoch": [int(e) for e in fr.best_epoch],
     }
@@ -164,13 +219,23 @@ def _evaluate(spec: ModelSpec, fr, splits, seeds: int) -> dict:
     out["confidence_seed0"] = per_seed[0]["confidence"]
     out["confusion_matrix_seed0"] = per_seed[0]["confusion_matrix"]
     out["report_seed0"] = per_seed[0]["report"]
-    return out
+    return out, predict
 
 
-def main(name: str, presets: dict[str, Preset], specs: Sequence[ModelSpec], argv=None) -> dict:
-    """Run one comparison experiment end to end; returns the results dict (also in results.json)."""
+def main(name: str, presets: dict[str, Preset], specs: Sequence[ModelSpec], argv=None, *,
+         quick_specs: Sequence[ModelSpec] | None = None,
+         extra: Callable[[Trained, Splits], dict] | None = None,
+         after: Callable[[dict, dict[str, Trained], Splits, Path], None] | None = None) -> dict:
+    """Run one comparison experiment end to end; returns the results dict (also in results.json).
+
+    quick_specs: smaller models for --quick (a smoke test), where compiling the full ones dominates;
+    extra(trained, splits) adds entries to a model's results; after(results, trained, splits, out)
+    writes an experiment's own tables/plots (it may add to `results` before results.json is written).
+    """
     args = parse_args(name, presets, argv)
     preset, preset_name, out, ckpt_every = _resolve(name, presets, args)
+    if args.quick and quick_specs is not None:
+        specs = quick_specs
     if not args.no_compile_cache:
         enable_compile_cache(args.cache_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -180,9 +245,7 @@ def main(name: str, presets: dict[str, Preset], specs: Sequence[ModelSpec], argv
         "command": " ".join([Path(sys.executable).name, "-m", f"experiments.{name}", *(argv or sys.argv[1:])]),
     })
 
-    ds = load_embedded(preset.dataset)
-    splits = prepare(ds, test_size=preset.test_size, val_size=preset.val_size, val_from=preset.val_from,
-                     seed=preset.split_seed)
+    ds, splits = load_for(preset)
     seeds = list(range(preset.seeds))
     config = FitConfig(epochs=preset.epochs, batch_size=preset.batch_size, patience=preset.patience,
                        checkpoint_every=ckpt_every, progress=not args.no_progress)
@@ -191,19 +254,20 @@ def main(name: str, presets: dict[str, Preset], specs: Sequence[ModelSpec], argv
 
     def build(spec: ModelSpec):
         """Phase 1: initialise and compile (the slow part of a cold start on CPU)."""
-        model = MLP(spec.features, activation=spec.activation, kernel_init=preset.init_for(spec.activation),
-                    dropout_rate=preset.dropout)
+        model = spec.build(preset)
         objective = Classification(model, ds.num_classes, l2=preset.l2)
+        if spec.augment_shift:
+            objective = Augmented(objective, functools.partial(random_shift, max_shift=spec.augment_shift))
         tx = make_optimizer(preset.optimizer, preset.learning_rate)
         t0 = time.perf_counter()
         state = jax.block_until_ready(create_states(model, tx, seeds, splits.train["x"]))
         init_seconds = time.perf_counter() - t0  # mostly compiling the (threefry) initialiser
         program = compile_fit(state, objective, splits.train, splits.val, config)
-        return state, objective, program, init_seconds
+        return state, objective, program, init_seconds, model
 
     def train(spec: ModelSpec, built):
         """Phase 2: train from the compiled program."""
-        state, objective, program, _ = built
+        state, objective, program = built[:3]
         ckpt = Checkpointer(out / "checkpoints" / spec.name, meta={"model": spec.name}) if ckpt_every else None
         with lock:
             row = free_rows.pop(0)
@@ -227,9 +291,23 @@ def main(name: str, presets: dict[str, Preset], specs: Sequence[ModelSpec], argv
     wall = time.perf_counter() - t0
     train_wall = time.perf_counter() - t1
 
-    models = {s.name: _evaluate(s, fits[s.name], splits, preset.seeds) for s in specs}
-    for s, b in zip(specs, built):
-        models[s.name]["init_seconds"] = b[3]
+    trained = {s.name: Trained(s, b[4], b[1], b[0], fits[s.name]) for s, b in zip(specs, built)}
+
+    def evaluate(i: int):
+        """Phase 3 (threaded: mostly compiling predict/diagnostic programs): metrics and extras."""
+        s = specs[i]
+        m, predict = _evaluate(s, fits[s.name], splits, preset.seeds)
+        m["init_seconds"] = built[i][3]
+        if extra is not None:
+            m.update(extra(trained[s.name], splits))
+        return m, predict
+
+    with ThreadPoolExecutor(max_workers=args.workers) as pool:
+        evaluated = list(pool.map(evaluate, range(len(specs))))
+    models = {}
+    x_test = jax.device_put(splits.test["x"])
+    for s, (m, predict) in zip(specs, evaluated):  # timed one at a time: nothing else running
+        models[s.name] = {**m, "predictions_per_second": throughput(predict, x_test)}
     results = {
         "experiment": name,
         "preset": preset_name,
@@ -250,6 +328,8 @@ def main(name: str, presets: dict[str, Preset], specs: Sequence[ModelSpec], argv
         "sum_compile_plus_train_seconds": sum(
             m["init_seconds"] + m["compile_seconds"] + m["train_seconds"] for m in models.values()),
     }
+    if after is not None:
+        after(results, trained, splits, out)
     write_json(out / "results.json", results)
     table = models_table(results)
     (out / "results.md").write_text(table)

@@ -64,3 +64,73 @@ def metric_bars(results: dict, key: str, path: str | Path, title: str = "") -> P
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _save(fig, path: str | Path) -> Path:
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def line_plot(x, series: dict[str, np.ndarray], path: str | Path, *, xlabel: str, ylabel: str,
+              title: str = "", logy: bool = False) -> Path:
+    """series: name -> values [seeds, len(x)]; lines are the mean, bands the min–max over seeds."""
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for name, v in series.items():
+        v = np.atleast_2d(np.asarray(v, dtype=float))
+        (line,) = ax.plot(x, v.mean(0), marker="o", ms=3, lw=1.4, label=name)
+        ax.fill_between(x, v.min(0), v.max(0), color=line.get_color(), alpha=0.15, lw=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def image_grid(images, path: str | Path, *, titles=None, ncols: int = 8, title: str = "",
+               cmap: str = "gray", symmetric: bool = False) -> Path:
+    """images: [n, H, W] (one colour map each, scaled per image) or [n, H, W, 3] (RGB in [0, 1]).
+    symmetric: centre each grey image's colour scale on 0 (for kernels and edge responses)."""
+    images = [np.asarray(im, dtype=float) for im in images]  # sizes may differ
+    n = len(images)
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.7 * nrows + (0.4 if title else 0)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        img = images[i]
+        if img.ndim == 3:
+            ax.imshow(np.clip(img, 0, 1))
+        else:
+            lim = np.abs(img).max() or 1.0
+            ax.imshow(img, cmap="RdBu_r" if symmetric else cmap,
+                      vmin=-lim if symmetric else None, vmax=lim if symmetric else None)
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+def scatter_labeled(points: dict[str, tuple[float, float, float]], path: str | Path, *, xlabel: str,
+                    ylabel: str, title: str = "", logx: bool = False) -> Path:
+    """points: name -> (x, y mean, y std); each point is labelled with its name."""
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for name, (x, y, s) in points.items():
+        ax.errorbar([x], [y], yerr=[s], fmt="o", capsize=3)
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)

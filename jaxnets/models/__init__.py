@@ -1,4 +1,8 @@
 """Pure Flax linen architectures. Each returns logits (or raw outputs) only; losses live in objectives."""
+from jaxnets.models.cnn import VGG, ConvBlock, LeNet5, ResidualBlock, ResNet, conv_kernels, feature_maps
 from jaxnets.models.mlp import INITIALIZERS, MLP, count_params
 
-__all__ = ["MLP", "INITIALIZERS", "count_params"]
+__all__ = [
+    "MLP", "INITIALIZERS", "count_params",
+    "ConvBlock", "LeNet5", "VGG", "ResidualBlock", "ResNet", "conv_kernels", "feature_maps",
+]

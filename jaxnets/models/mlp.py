@@ -38,12 +38,14 @@ class MLP(nn.Module):
     features: widths of the hidden layers followed by the output width, e.g. (128, 64, 10).
     activation: name from `jaxnets.nn.ACTIVATIONS` applied after every hidden layer.
     dropout_rate: dropout after each hidden activation when `train=True` (rng stream "dropout").
+    flatten_input: accept [batch, ...] (e.g. images [batch, H, W, C]) and flatten it first.
     """
 
     features: Sequence[int]
     activation: str = "relu"
     kernel_init: str = "xavier_uniform"
     dropout_rate: float = 0.0
+    flatten_input: bool = False
 
     def __post_init__(self):
         # Validate at construction so a bad config fails before any tracing, naming the field.
@@ -61,8 +63,11 @@ class MLP(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        if self.flatten_input and x.ndim > 2:
+            x = x.reshape(x.shape[0], -1)
         if x.ndim != 2:
-            raise ValueError(f"MLP expects x: [batch, features], got shape {x.shape}")
+            raise ValueError(f"MLP expects x: [batch, features], got shape {x.shape}"
+                             + (" (images? use MLP(..., flatten_input=True))" if x.ndim > 2 else ""))
         act = get_activation(self.activation)
         init = _initializer(self.kernel_init)
         for i, width in enumerate(self.features[:-1]):

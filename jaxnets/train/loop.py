@@ -22,6 +22,7 @@ from jaxnets.train.objectives import finalize_metrics
 from jaxnets.train.state import TrainState, stack
 from jaxnets.train.step import make_eval_step, make_train_step
 
+MEMBER_MODES = ("vmap", "map")
 _SHUFFLE_STREAM = 0x5EED  # epoch shuffling keys: fold_in(fold_in(rng, stream), epoch)
 
 
@@ -31,7 +32,12 @@ class FitConfig:
     patience: stop a member after this many epochs without val-loss improvement > min_delta (None: off);
     restore_best: end with the best-val-loss parameters (needs val data);
     epochs_per_call: epochs per compiled host call (None: all at once, or 20 with early stopping);
-    checkpoint_every: epochs between checkpoints (sets epochs_per_call)."""
+    checkpoint_every: epochs between checkpoints (sets epochs_per_call);
+    members: how the member axis runs inside the one program — "vmap" (all members in lock-step,
+    batched ops) or "map" (`lax.map`: one member after another, 1/N of the
+    activation memory, and a member that has stopped early skips its remaining epochs). Measured on
+    2 CPU cores, VGG-style on digits, 5 members: 72 ms vmapped vs 83 ms mapped per member-epoch.
+    """
 
     epochs: int
     batch_size: int = 32
@@ -43,8 +49,11 @@ class FitConfig:
     eval_batch_size: int = 4096
     checkpoint_every: int | None = None
     progress: bool = True
+    members: str = "vmap"
 
     def __post_init__(self):
+        if self.members not in MEMBER_MODES:
+            raise ValueError(f"FitConfig.members must be one of {MEMBER_MODES}, got {self.members!r}")
         for name in ("epochs", "batch_size", "eval_batch_size"):
             v = getattr(self, name)
             if not isinstance(v, int) or v <= 0:
@@ -120,11 +129,13 @@ def init_carry(state: TrainState) -> LoopCarry:
 
 def batch_indices(key: jax.Array, n: int, batch_size: int, shuffle: bool):
     """Indices [n_batches, batch_size] into n examples and a float mask marking the padding of the
-    last partial batch (padding repeats index 0 with weight 0)."""
+    last partial batch. The padding repeats the epoch's first examples with weight 0: distinct real
+    examples, so batch statistics (BatchNorm) of the last batch stay those of a full random batch."""
     n_batches = math.ceil(n / batch_size)
     order = jax.random.permutation(key, n) if shuffle else jnp.arange(n)
     pad = n_batches * batch_size - n
-    idx = jnp.concatenate([order, jnp.zeros(pad, order.dtype)]).reshape(n_batches, batch_size)
+    filler = jnp.tile(order, math.ceil(pad / n))[:pad] if pad else order[:0]
+    idx = jnp.concatenate([order, filler]).reshape(n_batches, batch_size)
     mask = (jnp.arange(n_batches * batch_size) < n).astype(jnp.float32).reshape(n_batches, batch_size)
     return idx, mask
 
@@ -160,11 +171,13 @@ def _all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree_util.tree_leaves(tree)]))
 
 
-def make_run_chunk(objective, config: FitConfig, has_val: bool):
+def make_run_chunk(objective, config: FitConfig, has_val: bool, skip_frozen: bool = False):
     """One member's program for a chunk of epochs: (carry, train, val, epoch_ids[chunk]) -> (carry, logs).
 
     epoch_ids past `config.epochs` are skipped with `lax.cond` (its predicate is not vmapped, so it
-    stays a real branch), which lets every host call reuse one compiled program.
+    stays a real branch), which lets every host call reuse one compiled program. skip_frozen: also
+    skip the epochs of a stopped member (only worth it when members are not vmapped: under vmap a
+    cond on a per-member predicate computes both branches).
     """
     train_step = make_train_step(objective)
     tree_where = lambda c, a, b: jax.tree_util.tree_map(lambda x, y: jnp.where(c, x, y), a, b)
@@ -202,13 +215,16 @@ def make_run_chunk(objective, config: FitConfig, has_val: bool):
         return carry, {"train": train_sums, "val": val_sums, "ran": ok}
 
     def run_chunk(carry: LoopCarry, train: dict, val: dict | None, epoch_ids: jax.Array):
-        if config.epochs % config.chunk == 0:  # no padded epochs: no branch to compile
+        if config.epochs % config.chunk == 0 and not skip_frozen:  # no branch to compile
             return jax.lax.scan(lambda c, e: epoch_fn(c, e, train, val), carry, epoch_ids)
 
         def body(c, epoch):
             shapes = jax.eval_shape(lambda: epoch_fn(c, epoch, train, val)[1])
             skip = lambda c: (c, jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes))
-            return jax.lax.cond(epoch < config.epochs, lambda c: epoch_fn(c, epoch, train, val), skip, c)
+            run = epoch < config.epochs
+            if skip_frozen:
+                run = run & ~(c.stopped | c.diverged)
+            return jax.lax.cond(run, lambda c: epoch_fn(c, epoch, train, val), skip, c)
 
         return jax.lax.scan(body, carry, epoch_ids)
 
@@ -268,10 +284,15 @@ def _device_data(d: dict | None):
 def compile_fit(state: TrainState, objective, train: dict, val: dict | None, config: FitConfig) -> FitProgram:
     """Compile the training program for these shapes ahead of time (timed separately), so callers can
     compile several models first and then time their training alone. `fit(..., program=p)` uses it."""
+    mode = config.members
     if state.num_members is None:
         state = stack([state])
     chunk = config.chunk
-    run = jax.jit(jax.vmap(make_run_chunk(objective, config, val is not None), in_axes=(0, None, None, None)))
+    one = make_run_chunk(objective, config, val is not None, skip_frozen=mode == "map")
+    if mode == "vmap":
+        run = jax.jit(jax.vmap(one, in_axes=(0, None, None, None)))
+    else:
+        run = jax.jit(lambda c, t, v, ids: jax.lax.map(lambda m: one(m, t, v, ids), c))
     t0 = time.perf_counter()
     carry = jax.eval_shape(init_carry, state)
     ids = jax.ShapeDtypeStruct((chunk,), jnp.int32)

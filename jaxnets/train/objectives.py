@@ -114,6 +114,26 @@ class Regression:
             raise ValueError(f"{where}['y'] contains NaN or inf")
 
 
+@dataclasses.dataclass(frozen=True)
+class Augmented:
+    """Any objective with training-time data augmentation: batch["x"] -> augment(key, x) when
+    train=True (the key is split off the step's rng, so resumed runs draw the same shifts).
+    Evaluation sees the data unchanged. E.g. Augmented(obj, partial(random_shift, max_shift=1))."""
+
+    objective: Any
+    augment: Any  # (key, x [b, ...]) -> x' [b, ...]
+
+    def __call__(self, params, variables, batch: dict, rng: Array, train: bool):
+        if train:
+            aug_key, rng = jax.random.split(rng)
+            batch = {**batch, "x": self.augment(aug_key, batch["x"])}
+        return self.objective(params, variables, batch, rng, train)
+
+    def check_data(self, data: dict, where: str) -> None:
+        if hasattr(self.objective, "check_data"):
+            self.objective.check_data(data, where)
+
+
 Objective = Any  # callable(params, variables, batch, rng, train) -> (loss, (metrics, new_variables))
 
 
