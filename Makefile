@@ -18,6 +18,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 run: $(STAMP)
 	$(BIN)/python -m experiments.architecture_comparison
 	$(BIN)/python -m experiments.activation_comparison
+	$(BIN)/python -m experiments.cnn_vs_mlp
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

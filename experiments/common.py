@@ -241,7 +241,8 @@ def main(name: str, presets: dict[str, Preset], specs: Sequence[ModelSpec], argv
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", {
         "experiment": name, "preset": preset_name, "preset_config": dataclasses.asdict(preset),
-        "checkpoint_every": ckpt_every, "models": [dataclasses.asdict(s) for s in specs],
+        "checkpoint_every": ckpt_every,
+        "models": [{"name": s.name, **s.describe(), "augment_shift": s.augment_shift} for s in specs],
         "command": " ".join([Path(sys.executable).name, "-m", f"experiments.{name}", *(argv or sys.argv[1:])]),
     })
 
