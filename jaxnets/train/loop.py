@@ -246,6 +246,11 @@ def _check_inputs(state: TrainState, objective, data: dict | None, where: str) -
         raise ValueError(f"{where}: x has {x.shape[0]} examples but y has {y.shape[0]}")
     if x.shape[0] == 0:
         raise ValueError(f"{where} is empty")
+    if "lengths" in data:  # padded sequences: x [n, time, ...], lengths [n] in [1, time]
+        lengths = np.asarray(data["lengths"])
+        if lengths.shape != (x.shape[0],) or lengths.min() < 1 or lengths.max() > x.shape[1]:
+            raise ValueError(f"{where}['lengths'] must be [n] ints in [1, {x.shape[1]}] (the sequence length), "
+                             f"got shape {lengths.shape}, range [{lengths.min()}, {lengths.max()}]")
     if not np.all(np.isfinite(x)):
         bad = np.argwhere(~np.isfinite(x))[0]
         raise ValueError(f"{where}['x'] contains NaN or inf (first at index {tuple(int(i) for i in bad)})")
@@ -278,7 +283,7 @@ class FitProgram:
 
 
 def _device_data(d: dict | None):
-    return None if d is None else jax.device_put({"x": np.asarray(d["x"]), "y": np.asarray(d["y"])})
+    return None if d is None else jax.device_put({k: np.asarray(v) for k, v in d.items()})
 
 
 def compile_fit(state: TrainState, objective, train: dict, val: dict | None, config: FitConfig) -> FitProgram:

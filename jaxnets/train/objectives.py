@@ -20,10 +20,20 @@ from jaxnets.nn.losses import binary_cross_entropy, categorical_cross_entropy, m
 Array = jax.Array
 
 
-def apply_model(model: nn.Module, params, variables, x: Array, rng: Array, train: bool):
+# Optional per-example batch entries passed on to the model as keyword arguments (e.g. the valid
+# lengths of padded sequences for recurrent models).
+MODEL_KWARGS = ("lengths",)
+
+
+def model_kwargs(batch: dict) -> dict:
+    return {k: batch[k] for k in MODEL_KWARGS if k in batch}
+
+
+def apply_model(model: nn.Module, params, variables, x: Array, rng: Array, train: bool, **kwargs):
     """model.apply with mutable collections (e.g. batch_stats) updated only when training."""
     mutable = list(variables) if (train and variables) else False
-    out = model.apply({"params": params, **variables}, x, train=train, rngs={"dropout": rng}, mutable=mutable)
+    out = model.apply({"params": params, **variables}, x, train=train, rngs={"dropout": rng}, mutable=mutable,
+                      **kwargs)
     if mutable:
         y, new_vars = out
         return y, {**variables, **new_vars}
@@ -59,7 +69,7 @@ class Classification:
             raise ValueError(f"l2 must be >= 0, got {self.l2}")
 
     def __call__(self, params, variables, batch: dict, rng: Array, train: bool):
-        logits, new_vars = apply_model(self.model, params, variables, batch["x"], rng, train)
+        logits, new_vars = apply_model(self.model, params, variables, batch["x"], rng, train, **model_kwargs(batch))
         y, mask = batch["y"], batch["mask"]
         if logits.shape[-1] == 1:
             per_ex = binary_cross_entropy(logits, y)
@@ -98,7 +108,7 @@ class Regression:
     l2: float = 0.0
 
     def __call__(self, params, variables, batch: dict, rng: Array, train: bool):
-        pred, new_vars = apply_model(self.model, params, variables, batch["x"], rng, train)
+        pred, new_vars = apply_model(self.model, params, variables, batch["x"], rng, train, **model_kwargs(batch))
         y = batch["y"].reshape(pred.shape)
         per_ex = mse(pred, y)
         loss, loss_sum = _masked_mean(per_ex, batch["mask"])
