@@ -11,6 +11,8 @@ EXPERIMENTS = {
     "translation_invariance": "digits shifted by 0/1/2 px: MLP vs CNNs, with and without shift augmentation",
     "filters_and_feature_maps": "the seed's classic filters on a photo; learned LeNet kernels, feature maps, RF",
     "depth_and_skips": "20-layer plain vs residual CNNs (+/- BatchNorm): gradient norms at init, training",
+    "memory_capacity": "adding problem at T = 5..200: vanilla RNN vs LSTM vs GRU, longest length solved",
+    "vanishing_gradients": "norm of dloss/dh_t against t for RNN/LSTM/GRU, at init and after training",
     "benchmark": "speed: jaxnets vs the seed's NumPy loop vs PyTorch-CPU (what `make bench` runs)",
 }
 

@@ -34,6 +34,30 @@ def _check_hidden(owner: str, hidden) -> None:
         raise ValueError(f"{owner}.hidden must be a positive int (the hidden size), got {hidden!r}")
 
 
+class _Gate(nn.Module):
+    """The parameters of one gate (kernel [in, hidden], bias [hidden]) under the gate's own name."""
+
+    hidden: int
+    kernel_init: str = "xavier_uniform"
+    bias: float = 0.0
+
+    @nn.compact
+    def __call__(self, in_features: int):
+        kernel = self.param("kernel", _initializer(self.kernel_init), (in_features, self.hidden))
+        return kernel, self.param("bias", nn.initializers.constant(self.bias), (self.hidden,))
+
+
+def _fused(v: jax.Array, gates) -> list[jax.Array]:
+    """Pre-activations of several gates with ONE matmul: v @ [W_1 | W_2 | …] + [b_1 | b_2 | …].
+
+    Why: at these sizes a step is dominated by per-op overhead, not FLOPs; the concatenation of the
+    (loop-invariant) kernels is hoisted out of the scan by XLA, leaving one dot per step.
+    """
+    kernel = jnp.concatenate([k for k, _ in gates], axis=1)
+    bias = jnp.concatenate([b for _, b in gates])
+    return jnp.split(v @ kernel + bias[None, :], len(gates), axis=-1)
+
+
 class SimpleRNNCell(nn.Module):
     """Vanilla (Elman) cell. carry h: [batch, hidden]."""
 
@@ -77,12 +101,12 @@ class LSTMCell(nn.Module):
     def __call__(self, carry, x: jax.Array):
         c, h = carry
         v = jnp.concatenate([h, x], axis=-1)  # [h_{t-1}, x_t]
-        dense = lambda name, bias=0.0: nn.Dense(self.hidden, kernel_init=_initializer(self.kernel_init),
-                                                bias_init=nn.initializers.constant(bias), name=name)(v)
-        forget_gate = nn.sigmoid(dense("forget_gate", self.forget_bias))
-        input_gate = nn.sigmoid(dense("input_gate"))
-        candidate = jnp.tanh(dense("candidate"))
-        output_gate = nn.sigmoid(dense("output_gate"))
+        gates = [_Gate(self.hidden, self.kernel_init, bias, name=n)(v.shape[-1])
+                 for n, bias in (("forget_gate", self.forget_bias), ("input_gate", 0.0),
+                                 ("candidate", 0.0), ("output_gate", 0.0))]
+        z_f, z_i, z_g, z_o = _fused(v, gates)
+        forget_gate, input_gate = nn.sigmoid(z_f), nn.sigmoid(z_i)
+        candidate, output_gate = jnp.tanh(z_g), nn.sigmoid(z_o)
         c = forget_gate * c + input_gate * candidate
         h = output_gate * jnp.tanh(c)
         return (c, h), h
@@ -104,9 +128,10 @@ class GRUCell(nn.Module):
     @nn.compact
     def __call__(self, h: jax.Array, x: jax.Array):
         v = jnp.concatenate([h, x], axis=-1)
+        z_r, z_z = _fused(v, [_Gate(self.hidden, self.kernel_init, name=n)(v.shape[-1])
+                              for n in ("reset_gate", "update_gate")])
+        reset_gate, update_gate = nn.sigmoid(z_r), nn.sigmoid(z_z)
         init = _initializer(self.kernel_init)
-        reset_gate = nn.sigmoid(nn.Dense(self.hidden, kernel_init=init, name="reset_gate")(v))
-        update_gate = nn.sigmoid(nn.Dense(self.hidden, kernel_init=init, name="update_gate")(v))
         candidate = jnp.tanh(nn.Dense(self.hidden, kernel_init=init, name="candidate_x")(x)
                              + reset_gate * nn.Dense(self.hidden, kernel_init=init, name="candidate_h")(h))
         h = (1.0 - update_gate) * candidate + update_gate * h
@@ -224,10 +249,13 @@ class SequenceModel(nn.Module):
         b, t = x.shape[:2]
         check_lengths(lengths, t, b)
         for layer in range(self.layers):
-            fwd, _ = Recurrent(make_cell(self.cell, self.hidden, self.activation), name=f"layer_{layer}")(x, lengths)
+            # The cell is created here, so its parameters live under this module as layer_{i}
+            # (and layer_{i}_backward): the Recurrent wrapper itself has none.
+            cell = make_cell(self.cell, self.hidden, self.activation, name=f"layer_{layer}")
+            fwd, _ = Recurrent(cell)(x, lengths)
             if self.bidirectional:
-                bwd, _ = Recurrent(make_cell(self.cell, self.hidden, self.activation), reverse=True,
-                                   name=f"layer_{layer}_backward")(x, lengths)
+                cell = make_cell(self.cell, self.hidden, self.activation, name=f"layer_{layer}_backward")
+                bwd, _ = Recurrent(cell, reverse=True)(x, lengths)
                 x = jnp.concatenate([fwd, bwd], axis=-1)
             else:
                 x = fwd
@@ -239,3 +267,39 @@ class SequenceModel(nn.Module):
         if self.bidirectional:  # the backward direction has read the whole sequence at step 0
             summary = jnp.concatenate([summary, x[:, 0, self.hidden:]], axis=-1)
         return head(summary)
+
+
+def hidden_gradient_norms(model: SequenceModel, params, x: jax.Array, y: jax.Array, loss=None) -> jax.Array:
+    """‖∂loss/∂h_t‖ for t = 1..T: how strongly the loss at the end still depends on the hidden state
+    at step t (the seed's "telephone game"). x: [batch, T, features], y: targets -> [T].
+
+    Total derivatives through the recurrence, taken by adding a zero perturbation e_t to each h_t and
+    differentiating with respect to it. For a one-layer, one-direction, many-to-one SequenceModel;
+    loss(pred, y) per example defaults to the mean squared error.
+    """
+    if model.layers != 1 or model.bidirectional or model.many_to_many or model.vocab_size is not None:
+        raise ValueError("hidden_gradient_norms needs a one-layer, one-direction, many-to-one SequenceModel")
+    if x.ndim != 3:
+        raise ValueError(f"x must be [batch, time, features], got shape {x.shape}")
+    from jaxnets.nn.losses import mse
+
+    loss = mse if loss is None else loss
+    cell = make_cell(model.cell, model.hidden, model.activation)
+    b, t = x.shape[:2]
+
+    def add_to_h(carry, e):
+        return (carry[0], carry[1] + e) if isinstance(carry, tuple) else carry + e
+
+    def total_loss(eps):  # eps: [T, batch, hidden]
+        def step(carry, inputs):
+            x_t, e_t = inputs
+            carry, _ = cell.apply({"params": params["layer_0"]}, carry, x_t)
+            return add_to_h(carry, e_t), None
+
+        carry, _ = jax.lax.scan(step, cell.initial_carry(b), (jnp.swapaxes(x, 0, 1), eps))
+        h = carry[1] if isinstance(carry, tuple) else carry
+        pred = nn.Dense(model.outputs).apply({"params": params["output"]}, h)
+        return jnp.mean(loss(pred, jnp.reshape(y, pred.shape)))
+
+    g = jax.grad(total_loss)(jnp.zeros((t, b, model.hidden), x.dtype))
+    return jnp.sqrt(jnp.sum(g ** 2, axis=(1, 2)))
