@@ -195,37 +195,37 @@ def test_bad_inputs():
         fit(st, Regression(model), data, None, FitConfig(epochs=1, progress=False))
 
 
-def test_hidden_gradient_norms_match_direct_derivatives():
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_hidden_gradient_norms_match_direct_derivatives(kind):
     from jaxnets.models.rnn import hidden_gradient_norms
     from jaxnets.nn.losses import mse
 
     d = adding_problem(8, 6, seed=1)
     x, y = jnp.asarray(d["x"]), jnp.asarray(d["y"])
-    for kind in ("rnn", "lstm", "gru"):
-        model = SequenceModel(kind, hidden=5)
-        params = model.init(KEY, x)["params"]
-        g = hidden_gradient_norms(model, params, x, y)
-        chex.assert_shape(g, (6,))
-        # Last step: the loss depends on h_T only through the linear head.
-        ys, _ = Recurrent(make_cell(kind, 5)).apply({"params": {"cell": params["layer_0"]}}, x)
-        head = lambda h: jnp.mean(mse(nn.Dense(1).apply({"params": params["output"]}, h), y[:, None]))
-        np.testing.assert_allclose(g[-1], jnp.linalg.norm(jax.grad(head)(ys[:, -1])), rtol=1e-5)
-        # An earlier step, by a finite difference along the gradient direction of h_2.
-        def loss_with(eps2):
-            eps = jnp.zeros((6, 8, 5)).at[2].set(eps2)
-            cell = make_cell(kind, 5)
+    model = SequenceModel(kind, hidden=5)
+    params = model.init(KEY, x)["params"]
+    g = hidden_gradient_norms(model, params, x, y)
+    chex.assert_shape(g, (6,))
+    # Last step: the loss depends on h_T only through the linear head.
+    ys, _ = Recurrent(make_cell(kind, 5)).apply({"params": {"cell": params["layer_0"]}}, x)
+    head = lambda h: jnp.mean(mse(nn.Dense(1).apply({"params": params["output"]}, h), y[:, None]))
+    np.testing.assert_allclose(g[-1], jnp.linalg.norm(jax.grad(head)(ys[:, -1])), rtol=1e-5)
+    # An earlier step, by a finite difference along the gradient direction of h_2.
+    cell = make_cell(kind, 5)
 
-            def step(c, inp):
-                c, _ = cell.apply({"params": params["layer_0"]}, c, inp[0])
-                return ((c[0], c[1] + inp[1]) if isinstance(c, tuple) else c + inp[1]), None
+    def step(c, inp):
+        c, _ = cell.apply({"params": params["layer_0"]}, c, inp[0])
+        return ((c[0], c[1] + inp[1]) if isinstance(c, tuple) else c + inp[1]), None
 
-            c, _ = jax.lax.scan(step, cell.initial_carry(8), (jnp.swapaxes(x, 0, 1), eps))
-            return head(c[1] if isinstance(c, tuple) else c)
+    def loss_with(eps2):
+        eps = jnp.zeros((6, 8, 5)).at[2].set(eps2)
+        c, _ = jax.lax.scan(step, cell.initial_carry(8), (jnp.swapaxes(x, 0, 1), eps))
+        return head(c[1] if isinstance(c, tuple) else c)
 
-        direction = jax.grad(loss_with)(jnp.zeros((8, 5)))
-        u = direction / jnp.linalg.norm(direction)
-        fd = (loss_with(1e-3 * u) - loss_with(-1e-3 * u)) / 2e-3
-        np.testing.assert_allclose(fd, g[2], rtol=2e-2)
+    direction = jax.grad(loss_with)(jnp.zeros((8, 5)))
+    u = direction / jnp.linalg.norm(direction)
+    fd = (loss_with(1e-3 * u) - loss_with(-1e-3 * u)) / 2e-3
+    np.testing.assert_allclose(fd, g[2], rtol=2e-2)
 
 
 def test_memory_and_vanishing_quick_runs(tmp_path):
