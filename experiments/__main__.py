@@ -13,6 +13,7 @@ EXPERIMENTS = {
     "depth_and_skips": "20-layer plain vs residual CNNs (+/- BatchNorm): gradient norms at init, training",
     "memory_capacity": "adding problem at T = 5..200: vanilla RNN vs LSTM vs GRU, longest length solved",
     "vanishing_gradients": "norm of dloss/dh_t against t for RNN/LSTM/GRU, at init and after training",
+    "forecasting": "yearly sunspots (statsmodels): RNN/LSTM/GRU vs naive and seasonal-naive, 1- and 11-step",
     "benchmark": "speed: jaxnets vs the seed's NumPy loop vs PyTorch-CPU (what `make bench` runs)",
 }
 

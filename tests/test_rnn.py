@@ -241,3 +241,26 @@ def test_memory_and_vanishing_quick_runs(tmp_path):
     g = v["models"]["rnn"]["grad_norm_init"]
     assert len(g) == vanishing_gradients.LENGTH and all(s["mean"] >= 0 for s in g.values())
     assert (tmp_path / "v" / "gradient_vs_time.png").stat().st_size > 0
+
+
+def test_windows_and_sunspots():
+    from jaxnets.data.timeseries import load_sunspots, make_windows
+
+    x, y = make_windows(np.arange(6, dtype=np.float32), 3)
+    np.testing.assert_array_equal(x[..., 0], [[0, 1, 2], [1, 2, 3], [2, 3, 4]])
+    np.testing.assert_array_equal(y, [3, 4, 5])
+    years, values = load_sunspots()
+    assert years[0] == 1700 and years[-1] == 2008 and len(values) == 309
+    with pytest.raises(ValueError, match="window"):
+        make_windows(values, 0)
+
+
+def test_forecasting_quick(tmp_path):
+    from experiments import forecasting
+
+    r = forecasting.run(["--quick", "--no-progress", "--no-compile-cache", "--out", str(tmp_path)])
+    assert set(r["models"]) == {"rnn", "lstm", "gru", "naive", "seasonal_naive"}
+    assert r["test_years"] == 2008 - forecasting.SPLIT_YEAR
+    for m in r["models"].values():
+        assert m["one_step_mae"]["mean"] > 0 and m["multi_step_rmse"]["mean"] >= m["multi_step_mae"]["mean"]
+    assert (tmp_path / "one_step_forecasts.png").stat().st_size > 0
