@@ -14,6 +14,7 @@ EXPERIMENTS = {
     "memory_capacity": "adding problem at T = 5..200: vanilla RNN vs LSTM vs GRU, longest length solved",
     "vanishing_gradients": "norm of dloss/dh_t against t for RNN/LSTM/GRU, at init and after training",
     "forecasting": "yearly sunspots (statsmodels): RNN/LSTM/GRU vs naive and seasonal-naive, 1- and 11-step",
+    "text_generation": "character LM on CPython's doc topics: RNN/LSTM/GRU bits per char, samples",
     "benchmark": "speed: jaxnets vs the seed's NumPy loop vs PyTorch-CPU (what `make bench` runs)",
 }
 

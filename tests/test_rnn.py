@@ -264,3 +264,42 @@ def test_forecasting_quick(tmp_path):
     for m in r["models"].values():
         assert m["one_step_mae"]["mean"] > 0 and m["multi_step_rmse"]["mean"] >= m["multi_step_mae"]["mean"]
     assert (tmp_path / "one_step_forecasts.png").stat().st_size > 0
+
+
+def test_char_vocab_and_sequences():
+    from jaxnets.data.text import CharVocab, char_sequences, load_python_docs
+
+    text = load_python_docs()
+    assert len(text) > 100_000 and "statement" in text  # real English, shipped with CPython
+    vocab = CharVocab.build(text)
+    assert vocab.decode(vocab.encode("The weather today is")) == "The weather today is"
+    assert vocab.decode(vocab.encode("naïve")) == "na?ve"  # outside the vocabulary -> '?'
+    d = char_sequences(np.arange(11, dtype=np.int32), 5)
+    np.testing.assert_array_equal(d["x"], [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]])
+    np.testing.assert_array_equal(d["y"], d["x"] + 1)
+
+
+def test_token_classification_equals_per_token_cross_entropy():
+    from jaxnets.train import TokenClassification
+
+    model = SequenceModel("gru", hidden=6, outputs=7, vocab_size=7, embed=4, many_to_many=True)
+    x = jnp.array([[1, 2, 3, 4], [4, 3, 2, 1]])
+    y = jnp.array([[2, 3, 4, 5], [3, 2, 1, 0]])
+    params = model.init(KEY, x)["params"]
+    obj = TokenClassification(model, 7)
+    loss, (m, _) = obj(params, {}, {"x": x, "y": y, "mask": jnp.array([1.0, 0.0])}, KEY, False)
+    logits = model.apply({"params": params}, x)[0]
+    want = -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(4), y[0]])  # the masked row does not count
+    np.testing.assert_allclose(loss, want, rtol=1e-5)
+    assert float(m["count"]) == 4.0
+
+
+def test_text_generation_quick(tmp_path):
+    from experiments import text_generation
+
+    r = text_generation.run(["--quick", "--no-progress", "--no-compile-cache", "--out", str(tmp_path)])
+    assert set(r["models"]) == {"rnn", "lstm", "gru"}
+    for m in r["models"].values():
+        assert 0 < m["val_bits_per_char"]["mean"] < 2 * r["uniform_bits_per_char"]
+        for s in m["samples_seed0"].values():
+            assert s.startswith(text_generation.PROMPT) and len(s) == len(text_generation.PROMPT) + 40

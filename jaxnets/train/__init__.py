@@ -10,7 +10,14 @@ from jaxnets.train.loop import (
     evaluate_sums,
     fit,
 )
-from jaxnets.train.objectives import Augmented, Classification, Regression, apply_model, finalize_metrics
+from jaxnets.train.objectives import (
+    Augmented,
+    Classification,
+    Regression,
+    TokenClassification,
+    apply_model,
+    finalize_metrics,
+)
 from jaxnets.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
 from jaxnets.train.predict import make_predict_fn, predict_classes, predict_logits, probabilities
 from jaxnets.train.state import TrainState, create_state, create_states, member, stack
@@ -20,7 +27,7 @@ from jaxnets.train.sweep import set_learning_rates, summarize
 __all__ = [
     "FitConfig", "FitProgram", "FitResult", "TrainingDiverged", "batch_indices", "compile_fit", "evaluate_sums",
     "fit", "loss_gradients",
-    "Augmented", "Classification", "Regression", "apply_model", "finalize_metrics",
+    "Augmented", "Classification", "Regression", "TokenClassification", "apply_model", "finalize_metrics",
     "OPTIMIZERS", "SCHEDULES", "make_optimizer", "make_schedule",
     "TrainState", "create_state", "create_states", "member", "stack",
     "make_eval_step", "make_train_step",

@@ -125,6 +125,39 @@ class Regression:
 
 
 @dataclasses.dataclass(frozen=True)
+class TokenClassification:
+    """Per-step cross-entropy for many-to-many models (e.g. a character language model).
+
+    batch: {"x": [b, T, ...], "y": [b, T] int targets, "mask": [b]}; logits [b, T, k]. Metric sums
+    count tokens, so finalize_metrics gives the mean loss per token (nats; / ln 2 = bits per token).
+    """
+
+    model: nn.Module
+    num_classes: int
+
+    def __post_init__(self):
+        if self.num_classes < 2:
+            raise ValueError(f"TokenClassification needs num_classes >= 2, got {self.num_classes}")
+
+    def __call__(self, params, variables, batch: dict, rng: Array, train: bool):
+        logits, new_vars = apply_model(self.model, params, variables, batch["x"], rng, train, **model_kwargs(batch))
+        y = batch["y"]
+        token_mask = jnp.broadcast_to(batch["mask"][:, None], y.shape)
+        per_token = categorical_cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)).reshape(y.shape)
+        loss, loss_sum = _masked_mean(per_token, token_mask)
+        metrics = {"loss_sum": loss_sum, "correct": jnp.sum((jnp.argmax(logits, -1) == y) * token_mask),
+                   "count": jnp.sum(token_mask)}
+        return loss, (metrics, new_vars)
+
+    def check_data(self, data: dict, where: str) -> None:
+        y = np.asarray(data["y"])
+        if y.ndim != 2 or not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(f"{where}['y'] must be integer targets [n, time], got {y.dtype} {y.shape}")
+        if y.size and (y.min() < 0 or y.max() >= self.num_classes):
+            raise ValueError(f"{where}['y'] has targets outside [0, {self.num_classes})")
+
+
+@dataclasses.dataclass(frozen=True)
 class Augmented:
     """Any objective with training-time data augmentation: batch["x"] -> augment(key, x) when
     train=True (the key is split off the step's rng, so resumed runs draw the same shifts).
