@@ -11,16 +11,13 @@ solar cycle, CYCLE years, earlier). MAE / RMSE in sunspot units.
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import jax
 import numpy as np
 
-from experiments.memory_capacity import parse_args
-from jaxnets import enable_compile_cache
+from experiments.standalone import header, start
 from jaxnets.data.timeseries import load_sunspots, make_windows
 from jaxnets.models.rnn import CELLS, SequenceModel
 from jaxnets.plots import line_plot
@@ -62,14 +59,7 @@ def recursive_forecast(state, history: np.ndarray, horizon: int) -> np.ndarray:
 
 
 def run(argv=None) -> dict:
-    args = parse_args(argv)
-    preset = Preset().quick() if args.quick else Preset()
-    if args.seeds is not None:
-        preset = dataclasses.replace(preset, seeds=args.seeds)
-    if not args.no_compile_cache:
-        enable_compile_cache()
-    out = args.out or Path("runs") / "forecasting" / time.strftime("%Y%m%d-%H%M%S")
-    out.mkdir(parents=True, exist_ok=True)
+    args, preset, out = start("forecasting", Preset(), argv, __doc__)
 
     years, series = load_sunspots()
     n_train_years = int(np.searchsorted(years, SPLIT_YEAR, side="right"))
@@ -125,13 +115,10 @@ def run(argv=None) -> dict:
               title=f"one-step forecasts after {SPLIT_YEAR} (mean, min–max over seeds)")
     for m in models.values():
         m.pop("_one_step")
-    results = {"experiment": "forecasting", "preset": "quick" if args.quick else "default", "seeds": preset.seeds,
-               "series": "statsmodels sunspots (yearly, 1700-2008)", "window": WINDOW, "split_year": SPLIT_YEAR,
-               "horizon": HORIZON, "train_windows": len(tr["y"]), "val_windows": len(va["y"]),
-               "test_years": len(test_idx), "multi_step_origins": len(origins),
-               "preset_config": dataclasses.asdict(preset), "jax_version": jax.__version__,
-               "backend": jax.default_backend(), "cpu_count": os.cpu_count(), "models": models,
-               "training_wall_seconds": wall}
+    results = {**header("forecasting", args, preset), "series": "statsmodels sunspots (yearly, 1700-2008)",
+               "window": WINDOW, "split_year": SPLIT_YEAR, "horizon": HORIZON, "train_windows": len(tr["y"]),
+               "val_windows": len(va["y"]), "test_years": len(test_idx), "multi_step_origins": len(origins),
+               "models": models, "training_wall_seconds": wall}
     write_json(out / "results.json", results)
     rows = [[n, fmt_stat(m["one_step_mae"], 2), fmt_stat(m["one_step_rmse"], 2), fmt_stat(m["multi_step_mae"], 2),
              fmt_stat(m["multi_step_rmse"], 2)] for n, m in models.items()]

@@ -11,18 +11,13 @@ training time per time step (the seed's "processing speed" stars).
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import os
-import platform
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import jax
 import numpy as np
 
-from jaxnets import enable_compile_cache
+from experiments.standalone import header, start
 from jaxnets.data.synthetic import ADDING_BASELINE_MSE, adding_problem
 from jaxnets.models import count_params
 from jaxnets.models.rnn import CELLS, SequenceModel
@@ -51,20 +46,6 @@ class Preset:
 
     def quick(self) -> Preset:
         return dataclasses.replace(self, lengths=(5, 20), n_train=256, n_val=128, n_test=256, epochs=4, seeds=2)
-
-
-def parse_args(argv):
-    p = argparse.ArgumentParser(prog="python -m experiments.memory_capacity", description=__doc__)
-    p.add_argument("--seeds", type=int, default=None)
-    p.add_argument("--quick", action="store_true", help="smoke test: two lengths, few epochs, 2 seeds")
-    p.add_argument("--out", type=Path, default=None)
-    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    p.add_argument("--no-compile-cache", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
-    args = p.parse_args(argv)
-    if args.seeds is not None and args.seeds < 1:
-        p.error(f"--seeds must be >= 1, got {args.seeds}")
-    return args
 
 
 def train_one(cell: str, length: int, preset: Preset, progress: bool) -> dict:
@@ -99,16 +80,7 @@ def longest_solved(per_length: dict) -> int:
 
 
 def run(argv=None) -> dict:
-    args = parse_args(argv)
-    preset = Preset()
-    if args.quick:
-        preset = preset.quick()
-    if args.seeds is not None:
-        preset = dataclasses.replace(preset, seeds=args.seeds)
-    if not args.no_compile_cache:
-        enable_compile_cache()
-    out = args.out or Path("runs") / "memory_capacity" / time.strftime("%Y%m%d-%H%M%S")
-    out.mkdir(parents=True, exist_ok=True)
+    args, preset, out = start("memory_capacity", Preset(), argv, __doc__)
 
     jobs = [(c, t) for t in sorted(preset.lengths, reverse=True) for c in CELLS]  # longest first
     t0 = time.perf_counter()
@@ -130,13 +102,8 @@ def run(argv=None) -> dict:
             "compile_seconds": sum(by[(c, t)]["compile_seconds"] for t in preset.lengths),
             "train_seconds": sum(by[(c, t)]["train_seconds"] for t in preset.lengths),
         }
-    results = {
-        "experiment": "memory_capacity", "preset": "quick" if args.quick else "default", "seeds": preset.seeds,
-        "preset_config": dataclasses.asdict(preset), "threshold_test_mse": THRESHOLD,
-        "baseline_mse_predict_mean": ADDING_BASELINE_MSE, "jax_version": jax.__version__,
-        "backend": jax.default_backend(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
-        "models": models, "training_wall_seconds": wall,
-    }
+    results = {**header("memory_capacity", args, preset), "threshold_test_mse": THRESHOLD,
+               "baseline_mse_predict_mean": ADDING_BASELINE_MSE, "models": models, "training_wall_seconds": wall}
     write_json(out / "results.json", results)
     series = {c: np.array([m["per_length"][str(t)]["per_seed"] for t in preset.lengths]).T for c, m in models.items()}
     line_plot(list(preset.lengths), series, out / "mse_vs_length.png", xlabel="sequence length T",

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.memory_capacity import parse_args
-from jaxnets import enable_compile_cache
+from experiments.standalone import header, start
 from jaxnets.data.text import CharVocab, char_sequences, load_python_docs
 from jaxnets.models import count_params
 from jaxnets.models.rnn import CELLS, SequenceModel
@@ -62,14 +59,7 @@ def sample(state, vocab: CharVocab, prompt: str, n: int, temperature: float, key
 
 
 def run(argv=None) -> dict:
-    args = parse_args(argv)
-    preset = Preset().quick() if args.quick else Preset()
-    if args.seeds is not None:
-        preset = dataclasses.replace(preset, seeds=args.seeds)
-    if not args.no_compile_cache:
-        enable_compile_cache()
-    out = args.out or Path("runs") / "text_generation" / time.strftime("%Y%m%d-%H%M%S")
-    out.mkdir(parents=True, exist_ok=True)
+    args, preset, out = start("text_generation", Preset(), argv, __doc__)
 
     text = load_python_docs()
     vocab = CharVocab.build(text)
@@ -101,13 +91,10 @@ def run(argv=None) -> dict:
         done = dict(zip(CELLS, pool.map(train_cell, CELLS)))
     wall = time.perf_counter() - t0
     models = {c: r for c, (_, r) in done.items()}
-    results = {"experiment": "text_generation", "preset": "quick" if args.quick else "default", "seeds": preset.seeds,
-               "corpus": "pydoc_data.topics (CPython documentation topics)", "corpus_chars": len(text),
-               "vocab_size": vocab.size, "train_sequences": len(train["y"]), "val_sequences": len(val["y"]),
-               "uniform_bits_per_char": math.log2(vocab.size), "prompt": PROMPT,
-               "preset_config": dataclasses.asdict(preset), "jax_version": jax.__version__,
-               "backend": jax.default_backend(), "cpu_count": os.cpu_count(), "models": models,
-               "training_wall_seconds": wall}
+    results = {**header("text_generation", args, preset), "corpus": "pydoc_data.topics (CPython documentation topics)",
+               "corpus_chars": len(text), "vocab_size": vocab.size, "train_sequences": len(train["y"]),
+               "val_sequences": len(val["y"]), "uniform_bits_per_char": math.log2(vocab.size), "prompt": PROMPT,
+               "models": models, "training_wall_seconds": wall}
     write_json(out / "results.json", results)
     learning_curves({c: fr.history for c, (fr, _) in done.items()}, out / "learning_curves.png",
                     f"character LM on pydoc topics, {preset.seeds} seeds")

@@ -9,19 +9,15 @@ early hidden states. The gradient is the total derivative through the recurrence
 """
 from __future__ import annotations
 
-import dataclasses
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from experiments.memory_capacity import Preset as MemoryPreset
-from experiments.memory_capacity import parse_args
-from jaxnets import enable_compile_cache
+from experiments.standalone import header, start
 from jaxnets.data.synthetic import adding_problem
 from jaxnets.models.rnn import CELLS, SequenceModel, hidden_gradient_norms
 from jaxnets.plots import line_plot
@@ -58,16 +54,7 @@ def study(cell: str, preset: MemoryPreset, progress: bool) -> dict:
 
 
 def run(argv=None) -> dict:
-    args = parse_args(argv)
-    preset = MemoryPreset()
-    if args.quick:
-        preset = preset.quick()
-    if args.seeds is not None:
-        preset = dataclasses.replace(preset, seeds=args.seeds)
-    if not args.no_compile_cache:
-        enable_compile_cache()
-    out = args.out or Path("runs") / "vanishing_gradients" / time.strftime("%Y%m%d-%H%M%S")
-    out.mkdir(parents=True, exist_ok=True)
+    args, preset, out = start("vanishing_gradients", MemoryPreset(), argv, __doc__)
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.workers) as pool:
         done = dict(zip(CELLS, pool.map(lambda c: study(c, preset, not args.no_progress), CELLS)))
@@ -85,10 +72,8 @@ def run(argv=None) -> dict:
         models[c] = entry
         rows.append([c, f"{entry['first_to_last_init']['mean']:.2e}", f"{entry['first_to_last_trained']['mean']:.2e}",
                      f"{entry['test_mse']['mean']:.4f}"])
-    results = {"experiment": "vanishing_gradients", "preset": "quick" if args.quick else "default",
-               "seeds": preset.seeds, "length": LENGTH, "preset_config": dataclasses.asdict(preset),
-               "jax_version": jax.__version__, "backend": jax.default_backend(), "cpu_count": os.cpu_count(),
-               "models": models, "training_wall_seconds": wall}
+    results = {**header("vanishing_gradients", args, preset), "length": LENGTH, "models": models,
+               "training_wall_seconds": wall}
     write_json(out / "results.json", results)
     line_plot(list(range(1, LENGTH + 1)), series, out / "gradient_vs_time.png", xlabel="time step t",
               ylabel="‖∂loss/∂h_t‖", logy=True, title=f"adding problem T={LENGTH}: gradient reaching step t")

@@ -303,3 +303,11 @@ def test_text_generation_quick(tmp_path):
         assert 0 < m["val_bits_per_char"]["mean"] < 2 * r["uniform_bits_per_char"]
         for s in m["samples_seed0"].values():
             assert s.startswith(text_generation.PROMPT) and len(s) == len(text_generation.PROMPT) + 40
+
+
+def test_standalone_cli_rejects_bad_counts():
+    from experiments import memory_capacity
+
+    for bad in (["--seeds", "0"], ["--workers", "0"]):
+        with pytest.raises(SystemExit):
+            memory_capacity.run(bad)
