@@ -17,11 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 import jax
 import numpy as np
 
-from experiments.standalone import header, start
+from experiments.standalone import finish, header, start
 from jaxnets.data.timeseries import load_sunspots, make_windows
 from jaxnets.models.rnn import CELLS, SequenceModel
 from jaxnets.plots import line_plot
-from jaxnets.report import fmt_stat, markdown_table, write_json
+from jaxnets.report import fmt_stat, markdown_table
 from jaxnets.train import FitConfig, Regression, create_states, fit, make_optimizer, predict_logits, summarize
 
 WINDOW, SPLIT_YEAR, HORIZON, CYCLE = 22, 1950, 11, 11
@@ -119,17 +119,13 @@ def run(argv=None) -> dict:
                "window": WINDOW, "split_year": SPLIT_YEAR, "horizon": HORIZON, "train_windows": len(tr["y"]),
                "val_windows": len(va["y"]), "test_years": len(test_idx), "multi_step_origins": len(origins),
                "models": models, "training_wall_seconds": wall}
-    write_json(out / "results.json", results)
     rows = [[n, fmt_stat(m["one_step_mae"], 2), fmt_stat(m["one_step_rmse"], 2), fmt_stat(m["multi_step_mae"], 2),
              fmt_stat(m["multi_step_rmse"], 2)] for n, m in models.items()]
     table = (f"**forecasting** · sunspots, train ≤ {SPLIT_YEAR}, test {test_years[0]}–{test_years[-1]} · window "
              f"{WINDOW} · {preset.seeds} seeds · wall {wall:.0f} s\n\n"
              + markdown_table(["model", "1-step MAE", "1-step RMSE", f"1–{HORIZON}-step MAE", f"1–{HORIZON}-step RMSE"],
                               rows))
-    (out / "results.md").write_text(table)
-    print(table)
-    print(f"wrote {out}/results.json, results.md, one_step_forecasts.png")
-    return results
+    return finish(out, results, table)
 
 
 if __name__ == "__main__":

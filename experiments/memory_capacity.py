@@ -17,12 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from experiments.standalone import header, start
+from experiments.standalone import finish, header, start
 from jaxnets.data.synthetic import ADDING_BASELINE_MSE, adding_problem
 from jaxnets.models import count_params
 from jaxnets.models.rnn import CELLS, SequenceModel
 from jaxnets.plots import line_plot
-from jaxnets.report import fmt_stat, markdown_table, write_json
+from jaxnets.report import fmt_stat, markdown_table
 from jaxnets.train import FitConfig, Regression, create_states, fit, make_optimizer, member, predict_logits, summarize
 
 THRESHOLD = 0.01
@@ -104,7 +104,6 @@ def run(argv=None) -> dict:
         }
     results = {**header("memory_capacity", args, preset), "threshold_test_mse": THRESHOLD,
                "baseline_mse_predict_mean": ADDING_BASELINE_MSE, "models": models, "training_wall_seconds": wall}
-    write_json(out / "results.json", results)
     series = {c: np.array([m["per_length"][str(t)]["per_seed"] for t in preset.lengths]).T for c, m in models.items()}
     line_plot(list(preset.lengths), series, out / "mse_vs_length.png", xlabel="sequence length T",
               ylabel="test MSE (adding problem)", logy=True,
@@ -116,10 +115,7 @@ def run(argv=None) -> dict:
              f"{THRESHOLD} (predicting the mean: {ADDING_BASELINE_MSE:.3f}) · wall {wall:.0f} s\n\n"
              + markdown_table(["cell", "parameters", "longest solved T", *(f"T={t}" for t in preset.lengths),
                                f"train µs/step (T={max(preset.lengths)})"], rows))
-    (out / "results.md").write_text(table)
-    print(table)
-    print(f"wrote {out}/results.json, results.md, mse_vs_length.png")
-    return results
+    return finish(out, results, table)
 
 
 if __name__ == "__main__":

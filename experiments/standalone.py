@@ -14,6 +14,7 @@ from pathlib import Path
 import jax
 
 from jaxnets import enable_compile_cache
+from jaxnets.report import write_json
 
 
 def parse_args(name: str, argv: Sequence[str] | None, doc: str | None = None) -> argparse.Namespace:
@@ -50,3 +51,12 @@ def header(name: str, args, preset) -> dict:
     return {"experiment": name, "preset": "quick" if args.quick else "default", "seeds": preset.seeds,
             "preset_config": dataclasses.asdict(preset), "jax_version": jax.__version__,
             "backend": jax.default_backend(), "cpu_count": os.cpu_count(), "python": platform.python_version()}
+
+
+def finish(out: Path, results: dict, table: str) -> dict:
+    """Write results.json and results.md (the table), print the table and what the folder holds."""
+    write_json(out / "results.json", results)
+    (out / "results.md").write_text(table)
+    print(table)
+    print(f"wrote {out}/: {', '.join(sorted(p.name for p in out.iterdir() if p.is_file()))}")
+    return results

@@ -15,12 +15,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.standalone import header, start
+from experiments.standalone import finish, header, start
 from jaxnets.data.text import CharVocab, char_sequences, load_python_docs
 from jaxnets.models import count_params
 from jaxnets.models.rnn import CELLS, SequenceModel
 from jaxnets.plots import learning_curves
-from jaxnets.report import fmt_stat, markdown_table, write_json
+from jaxnets.report import fmt_stat, markdown_table
 from jaxnets.train import FitConfig, TokenClassification, create_states, fit, make_optimizer, member, summarize
 
 PROMPT = "The weather today is"
@@ -95,7 +95,6 @@ def run(argv=None) -> dict:
                "corpus_chars": len(text), "vocab_size": vocab.size, "train_sequences": len(train["y"]),
                "val_sequences": len(val["y"]), "uniform_bits_per_char": math.log2(vocab.size), "prompt": PROMPT,
                "models": models, "training_wall_seconds": wall}
-    write_json(out / "results.json", results)
     learning_curves({c: fr.history for c, (fr, _) in done.items()}, out / "learning_curves.png",
                     f"character LM on pydoc topics, {preset.seeds} seeds")
     rows = [[c, f"{m['parameters']:,}", fmt_stat(m["val_bits_per_char"], 3), fmt_stat(m["val_char_accuracy"], 3),
@@ -106,10 +105,7 @@ def run(argv=None) -> dict:
     for c, m in models.items():
         for t, s in m["samples_seed0"].items():
             table += f"\n{c}, temperature {t}:\n\n    " + s.replace("\n", "\n    ") + "\n"
-    (out / "results.md").write_text(table)
-    print(table)
-    print(f"wrote {out}/results.json, results.md, learning_curves.png")
-    return results
+    return finish(out, results, table)
 
 
 if __name__ == "__main__":

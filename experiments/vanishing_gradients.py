@@ -17,11 +17,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.memory_capacity import Preset as MemoryPreset
-from experiments.standalone import header, start
+from experiments.standalone import finish, header, start
 from jaxnets.data.synthetic import adding_problem
 from jaxnets.models.rnn import CELLS, SequenceModel, hidden_gradient_norms
 from jaxnets.plots import line_plot
-from jaxnets.report import markdown_table, write_json
+from jaxnets.report import markdown_table
 from jaxnets.train import FitConfig, Regression, create_states, fit, make_optimizer, predict_logits, summarize
 
 LENGTH = 50
@@ -74,15 +74,11 @@ def run(argv=None) -> dict:
                      f"{entry['test_mse']['mean']:.4f}"])
     results = {**header("vanishing_gradients", args, preset), "length": LENGTH, "models": models,
                "training_wall_seconds": wall}
-    write_json(out / "results.json", results)
     line_plot(list(range(1, LENGTH + 1)), series, out / "gradient_vs_time.png", xlabel="time step t",
               ylabel="‖∂loss/∂h_t‖", logy=True, title=f"adding problem T={LENGTH}: gradient reaching step t")
     table = (f"**vanishing_gradients** · T = {LENGTH} · {preset.seeds} seeds · wall {wall:.0f} s\n\n"
              + markdown_table(["cell", "‖g_1‖/‖g_T‖ at init", "‖g_1‖/‖g_T‖ trained", "test MSE"], rows))
-    (out / "results.md").write_text(table)
-    print(table)
-    print(f"wrote {out}/results.json, results.md, gradient_vs_time.png")
-    return results
+    return finish(out, results, table)
 
 
 if __name__ == "__main__":
