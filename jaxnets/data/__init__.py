@@ -9,9 +9,11 @@ from jaxnets.data.images import (
     shift_images,
 )
 from jaxnets.data.split import Splits, Standardizer, one_hot, prepare, stratified_split
+from jaxnets.data.synthetic import gaussian_ring, ring_centers
 
 __all__ = [
     "DATASETS", "Dataset", "load_embedded",
     "SAMPLE_IMAGES", "load_digit_images", "load_sample_photo", "random_shift", "ring_shifts", "shift_images",
+    "gaussian_ring", "ring_centers",
     "Splits", "Standardizer", "one_hot", "prepare", "stratified_split",
 ]

@@ -28,3 +28,22 @@ def adding_problem(n: int, time_steps: int, seed: int) -> dict:
     x = np.stack([values, markers], axis=-1)
     y = (values * markers).sum(axis=1).astype(np.float32)
     return {"x": x, "y": y}
+
+
+def ring_centers(modes: int = 8, radius: float = 2.0) -> np.ndarray:
+    """[modes, 2] centres evenly spaced on a circle (the GAN mode-collapse benchmark's layout)."""
+    if modes < 1 or radius <= 0:
+        raise ValueError(f"ring_centers needs modes >= 1 and radius > 0, got {modes}, {radius}")
+    angle = 2 * np.pi * np.arange(modes) / modes
+    return (radius * np.stack([np.cos(angle), np.sin(angle)], axis=1)).astype(np.float32)
+
+
+def gaussian_ring(n: int, seed: int, modes: int = 8, radius: float = 2.0, std: float = 0.02) -> dict:
+    """n points from an equal mixture of `modes` isotropic Gaussians (std) on a ring: {"x": [n, 2],
+    "y": [n] the mode of each point}. The standard 2-D test of GAN mode coverage (Metz et al. 2017)."""
+    if n < 1 or std <= 0:
+        raise ValueError(f"gaussian_ring needs n >= 1 and std > 0, got {n}, {std}")
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, modes, size=n)
+    x = ring_centers(modes, radius)[y] + std * rng.standard_normal((n, 2)).astype(np.float32)
+    return {"x": x.astype(np.float32), "y": y}

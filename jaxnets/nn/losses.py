@@ -38,6 +38,19 @@ def categorical_cross_entropy(logits: Array, labels: Array) -> Array:
     return -jnp.take_along_axis(log_p, labels[:, None].astype(jnp.int32), axis=-1)[:, 0]
 
 
+def kl_normal(mean: Array, log_var: Array) -> Array:
+    """KL(N(mean, exp(log_var)) || N(0, I)) per example, in closed form: mean, log_var [batch, latent] ->
+    [batch]. = ½ Σ_j (μ_j² + σ_j² − log σ_j² − 1) — the VAE's regulariser."""
+    return 0.5 * jnp.sum(jnp.square(mean) + jnp.exp(log_var) - log_var - 1.0, axis=-1)
+
+
+def kl_bernoulli(target: float | Array, rate: Array, eps: float = 1e-6) -> Array:
+    """KL(Bernoulli(target) || Bernoulli(rate)) elementwise — the sparse autoencoder's penalty on each
+    code unit's mean activation `rate` in (0, 1) (clipped to [eps, 1 − eps] so it stays finite)."""
+    rate = jnp.clip(rate, eps, 1.0 - eps)
+    return target * jnp.log(target / rate) + (1.0 - target) * jnp.log((1.0 - target) / (1.0 - rate))
+
+
 LOSSES: dict[str, Callable[[Array, Array], Array]] = {
     "mse": mse,
     "binary_cross_entropy": binary_cross_entropy,

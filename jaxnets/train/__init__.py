@@ -1,5 +1,6 @@
 """One engine: TrainState, objectives, the generic step, fit(), sweeps."""
 from jaxnets.train.diagnostics import loss_gradients
+from jaxnets.train.generative import ELBO, GANObjective, Reconstruction, contractive_penalty, corrupt, encoder_jacobian
 from jaxnets.train.loop import (
     FitConfig,
     FitProgram,
@@ -18,7 +19,14 @@ from jaxnets.train.objectives import (
     apply_model,
     finalize_metrics,
 )
-from jaxnets.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
+from jaxnets.train.optim import (
+    OPTIMIZERS,
+    SCHEDULES,
+    PlayerOptimizers,
+    make_optimizer,
+    make_schedule,
+    player_optimizers,
+)
 from jaxnets.train.predict import make_predict_fn, predict_classes, predict_logits, probabilities
 from jaxnets.train.state import TrainState, create_state, create_states, member, stack
 from jaxnets.train.step import make_eval_step, make_train_step
@@ -28,7 +36,8 @@ __all__ = [
     "FitConfig", "FitProgram", "FitResult", "TrainingDiverged", "batch_indices", "compile_fit", "evaluate_sums",
     "fit", "loss_gradients",
     "Augmented", "Classification", "Regression", "TokenClassification", "apply_model", "finalize_metrics",
-    "OPTIMIZERS", "SCHEDULES", "make_optimizer", "make_schedule",
+    "ELBO", "GANObjective", "Reconstruction", "contractive_penalty", "corrupt", "encoder_jacobian",
+    "OPTIMIZERS", "SCHEDULES", "PlayerOptimizers", "make_optimizer", "make_schedule", "player_optimizers",
     "TrainState", "create_state", "create_states", "member", "stack",
     "make_eval_step", "make_train_step",
     "make_predict_fn", "predict_classes", "predict_logits", "probabilities",

@@ -234,16 +234,20 @@ def make_run_chunk(objective, config: FitConfig, has_val: bool, skip_frozen: boo
 def _check_inputs(state: TrainState, objective, data: dict | None, where: str) -> None:
     if data is None:
         return
-    if not isinstance(data, dict) or "x" not in data or "y" not in data:
-        raise TypeError(f"{where} must be a dict with 'x' and 'y' arrays, got {type(data).__name__}")
-    x, y = np.asarray(data["x"]), np.asarray(data["y"])
+    # Unsupervised objectives (autoencoders, GANs) set `needs_labels = False`: "y" is then optional.
+    keys = ("x", "y") if getattr(objective, "needs_labels", True) else ("x",)
+    if not isinstance(data, dict) or any(k not in data for k in keys):
+        raise TypeError(f"{where} must be a dict with {' and '.join(repr(k) for k in keys)} arrays, "
+                        f"got {type(data).__name__}" + (f" with keys {sorted(data)}" if isinstance(data, dict) else ""))
+    x = np.asarray(data["x"])
     if x.shape[1:] != tuple(state.input_shape):
         raise ValueError(
             f"{where}['x'] has per-example shape {x.shape[1:]}, but the model was initialised for "
             f"{tuple(state.input_shape)} (e.g. wrong feature count)"
         )
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"{where}: x has {x.shape[0]} examples but y has {y.shape[0]}")
+    for k, v in data.items():
+        if np.shape(v)[:1] != x.shape[:1]:
+            raise ValueError(f"{where}: x has {x.shape[0]} examples but {k} has {np.shape(v)[:1] or 'no axis'}")
     if x.shape[0] == 0:
         raise ValueError(f"{where} is empty")
     if "lengths" in data:  # padded sequences: x [n, time, ...], lengths [n] in [1, time]
@@ -264,7 +268,7 @@ def _logs_to_history(logs: dict) -> dict[str, np.ndarray]:
     out = {}
     for split in ("train", "val"):
         for k, v in finalize_metrics(logs[split]).items():
-            out[f"{split}_{k}"] = np.where(ran, v, np.nan)
+            out[f"{split}_{k}"] = np.where(ran.reshape(ran.shape + (1,) * (v.ndim - ran.ndim)), v, np.nan)
     return out
 
 

@@ -180,12 +180,19 @@ class Augmented:
 Objective = Any  # callable(params, variables, batch, rng, train) -> (loss, (metrics, new_variables))
 
 
+_RENAMED = {"loss_sum": "loss", "correct": "accuracy", "abs_err": "mae"}
+
+
 def finalize_metrics(sums: dict) -> dict:
-    """Metric sums -> means: loss, accuracy (if "correct"), mae (if "abs_err"). Works on arrays."""
+    """Metric sums -> per-example means: loss, accuracy (if "correct"), mae (if "abs_err"); any other
+    sum "name" (or "name_sum") becomes "name". Works on arrays; a metric may carry trailing axes
+    (e.g. a GAN's per-mode counts [..., modes])."""
     count = np.maximum(np.asarray(sums["count"]), 1.0)
-    out = {"loss": np.asarray(sums["loss_sum"]) / count}
-    if "correct" in sums:
-        out["accuracy"] = np.asarray(sums["correct"]) / count
-    if "abs_err" in sums:
-        out["mae"] = np.asarray(sums["abs_err"]) / count
+    out = {}
+    for k, v in sums.items():
+        if k == "count":
+            continue
+        name = _RENAMED.get(k, k.removesuffix("_sum"))
+        v = np.asarray(v)
+        out[name] = v / count.reshape(count.shape + (1,) * (v.ndim - count.ndim))
     return out

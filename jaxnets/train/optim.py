@@ -61,3 +61,41 @@ def make_optimizer(
     if clip_norm is not None:
         tx = optax.chain(optax.clip_by_global_norm(clip_norm), tx)
     return tx
+
+
+class PlayerOptimizers:
+    """One Optax optimizer per player of a multi-player objective (a GAN's generator and
+    discriminator): params = {player: subtree}, opt_state = {player: that optimizer's state}.
+
+    Used as a TrainState's `tx`: `init` builds every player's state, `update_player` is what the
+    generic step calls for each player in turn; `update` (all players at once, simultaneous
+    gradients) keeps it a valid optax transformation.
+    """
+
+    def __init__(self, players: dict[str, optax.GradientTransformation]):
+        if not isinstance(players, dict) or not players:
+            raise ValueError("player_optimizers needs a non-empty dict {player name: optimizer}")
+        self.players = {k: make_optimizer(v) for k, v in players.items()}
+
+    def _check(self, tree, what: str):
+        if not isinstance(tree, dict) or set(tree) != set(self.players):
+            got = sorted(tree) if isinstance(tree, dict) else type(tree).__name__
+            raise ValueError(f"{what} must have one entry per player {sorted(self.players)}, got {got}")
+
+    def init(self, params):
+        self._check(params, "params")
+        return {k: tx.init(params[k]) for k, tx in self.players.items()}
+
+    def update_player(self, player: str, grads, state, params=None):
+        return self.players[player].update(grads, state, params)
+
+    def update(self, grads, state, params=None):
+        self._check(grads, "grads")
+        out = {k: self.update_player(k, grads[k], state[k], None if params is None else params[k])
+               for k in self.players}
+        return {k: u for k, (u, _) in out.items()}, {k: s for k, (_, s) in out.items()}
+
+
+def player_optimizers(**players: optax.GradientTransformation) -> PlayerOptimizers:
+    """`player_optimizers(generator=make_optimizer("adam", 2e-4, b1=0.5), discriminator=...)`."""
+    return PlayerOptimizers(players)

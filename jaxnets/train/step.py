@@ -1,4 +1,11 @@
-"""The one generic train step and its eval twin. Both are pure, jit-able and vmap-able."""
+"""The one generic train step and its eval twin. Both are pure, jit-able and vmap-able.
+
+A step differentiates the objective and applies the optimizer. Objectives with several *players*
+(a GAN: `objective.players = ("discriminator", "generator")`, one top-level params entry and one
+optimizer each, see `optim.player_optimizers`) are handled by the same step: the players update in
+turn, each against the others' freshest parameters (alternating updates), inside the one jitted step.
+Objectives see the step counter as `batch["step"]` (for schedules such as KL annealing).
+"""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -9,16 +16,38 @@ import optax
 from jaxnets.train.state import TrainState
 
 
+def _players(objective) -> tuple[str, ...] | None:
+    return getattr(objective, "players", None)
+
+
+def _player_loss(objective, player: str, params: dict, variables, batch: dict, key):
+    """The objective as a function of one player's parameters, the others held at their current values."""
+    others = dict(params)
+    return lambda own: objective({**others, player: own}, variables, batch, key, True, player=player)
+
+
 def make_train_step(objective) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
     """(state, batch) -> (state', metric_sums). The dropout/noise key is fold_in(rng, step)."""
+    players = _players(objective)
 
     def train_step(state: TrainState, batch: dict):
         rng = jax.random.fold_in(state.rng, state.step)
-        grad_fn = jax.value_and_grad(objective, has_aux=True)
-        (_, (metrics, new_vars)), grads = grad_fn(state.params, state.variables, batch, rng, True)
-        updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        return state.replace(step=state.step + 1, params=params, opt_state=opt_state, variables=new_vars), metrics
+        batch = {**batch, "step": state.step}
+        if players is None:
+            grad_fn = jax.value_and_grad(objective, has_aux=True)
+            (_, (metrics, new_vars)), grads = grad_fn(state.params, state.variables, batch, rng, True)
+            updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
+            params = optax.apply_updates(state.params, updates)
+            return state.replace(step=state.step + 1, params=params, opt_state=opt_state, variables=new_vars), metrics
+
+        params, opt_state, variables, metrics = dict(state.params), dict(state.opt_state), state.variables, {}
+        for i, player in enumerate(players):
+            loss_fn = _player_loss(objective, player, params, variables, batch, jax.random.fold_in(rng, i))
+            (_, (m, variables)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params[player])
+            updates, opt_state[player] = state.tx.update_player(player, grads, opt_state[player], params[player])
+            params[player] = optax.apply_updates(params[player], updates)
+            metrics.update(m)
+        return state.replace(step=state.step + 1, params=params, opt_state=opt_state, variables=variables), metrics
 
     return train_step
 
@@ -27,7 +56,7 @@ def make_eval_step(objective) -> Callable[[TrainState, dict], dict]:
     """(state, batch) -> metric_sums, in eval mode (no dropout, batch statistics frozen)."""
 
     def eval_step(state: TrainState, batch: dict):
-        _, (metrics, _) = objective(state.params, state.variables, batch, state.rng, False)
+        _, (metrics, _) = objective(state.params, state.variables, {**batch, "step": state.step}, state.rng, False)
         return metrics
 
     return eval_step
