@@ -15,6 +15,12 @@ EXPERIMENTS = {
     "vanishing_gradients": "norm of dloss/dh_t against t for RNN/LSTM/GRU, at init and after training",
     "forecasting": "yearly sunspots (statsmodels): RNN/LSTM/GRU vs naive and seasonal-naive, 1- and 11-step",
     "text_generation": "character LM on CPython's doc topics: RNN/LSTM/GRU bits per char, samples",
+    "compression": "digits to latent 2..32: autoencoder vs linear autoencoder vs PCA reconstruction error",
+    "ae_variants": "vanilla / sparse (L1, KL) / contractive / denoising AEs: sparsity, sensitivity, probe accuracy",
+    "denoising": "Gaussian / masking noise on digits: denoising AEs (MLP, conv) vs plain AE, PSNR / SSIM",
+    "anomaly_detection": "breast cancer, benign-only training: AE / DAE / VAE scores vs PCA, IsolationForest, OCSVM",
+    "latent_space": "2-D VAE on digits: beta 0.5/1/4 with and without KL annealing, active units, latent plots",
+    "gan_modes": "8-Gaussian ring: modes covered by GAN settings (R1, minimax, collapse); a digits GAN",
     "benchmark": "speed: jaxnets vs the seed's NumPy loop vs PyTorch-CPU (what `make bench` runs)",
 }
 

@@ -93,15 +93,16 @@ def line_plot(x, series: dict[str, np.ndarray], path: str | Path, *, xlabel: str
 
 
 def image_grid(images, path: str | Path, *, titles=None, ncols: int = 8, title: str = "",
-               cmap: str = "gray", symmetric: bool = False) -> Path:
+               cmap: str = "gray", symmetric: bool = False, cell_inches: float = 1.6) -> Path:
     """images: [n, H, W] (one colour map each, scaled per image) or [n, H, W, 3] (RGB in [0, 1]).
-    symmetric: centre each grey image's colour scale on 0 (for kernels and edge responses)."""
+    symmetric: centre each grey image's colour scale on 0 (for kernels and edge responses);
+    cell_inches: size of each panel (large for a single mosaic)."""
     images = [np.asarray(im, dtype=float) for im in images]  # sizes may differ
     n = len(images)
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.7 * nrows + (0.4 if title else 0)),
-                             squeeze=False)
+    size = (cell_inches * ncols, (cell_inches + 0.1) * nrows + (0.4 if title else 0))
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
@@ -132,5 +133,22 @@ def scatter_labeled(points: dict[str, tuple[float, float, float]], path: str | P
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def scatter_classes(points, labels, path: str | Path, *, title: str = "", xlabel: str = "z1",
+                    ylabel: str = "z2") -> Path:
+    """points: [n, 2] (e.g. 2-D latent codes) coloured by integer labels [n], one legend entry per class."""
+    points, labels = np.asarray(points, dtype=float), np.asarray(labels)
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    cmap = plt.get_cmap("tab10")
+    for i, c in enumerate(np.unique(labels)):
+        sel = labels == c
+        ax.scatter(points[sel, 0], points[sel, 1], s=6, color=cmap(i % 10), label=str(c), alpha=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7, markerscale=2, ncol=2, loc="best")
     ax.grid(alpha=0.3)
     return _save(fig, path)

@@ -161,6 +161,15 @@ def test_elbo_kl_annealing_schedule():
     obj = ELBO(vae, beta=4.0, kl_warmup_steps=100)
     np.testing.assert_allclose([float(obj.beta_at(jnp.asarray(s))) for s in (0, 50, 100, 500)], [0, 2, 4, 4])
     assert float(ELBO(vae, beta=0.5).beta_at(jnp.asarray(0))) == 0.5
+    # In evaluation the loss uses the full β at any step (comparable across epochs for early stopping).
+    x = jnp.ones((3, 4)) * 0.5
+    params = vae.init(jax.random.PRNGKey(0), x)["params"]
+    batch = {"x": x, "mask": jnp.ones(3), "step": jnp.asarray(0)}
+    key = jax.random.PRNGKey(1)
+    _, (m, _) = obj(params, {}, batch, key, False)
+    np.testing.assert_allclose(m["loss_sum"], m["recon_sum"] + 4.0 * m["kl_sum"], rtol=1e-5)
+    _, (m, _) = obj(params, {}, batch, key, True)
+    np.testing.assert_allclose(m["loss_sum"], m["recon_sum"], rtol=1e-5)  # β_0 = 0 while training
 
 
 class TestObjectiveJitAndNoJit(chex.TestCase):

@@ -123,8 +123,9 @@ class ELBO:
     """VAE objective: −ELBO = E_q[−log p(x|z)] + β_t · KL(q(z|x) ‖ N(0, I)), one reparameterised sample.
 
     beta: β (β-VAE; 1 = the true bound, must be >= 0); kl_warmup_steps: KL annealing, β_t = β ·
-    min(1, step / kl_warmup_steps) (0 = off). The likelihood is the model's: Bernoulli (summed BCE
-    from logits) or Gaussian with unit variance (½‖x − x̂‖²), both summed over the input.
+    min(1, step / kl_warmup_steps) in training (0 = off; evaluation uses β). The likelihood is the
+    model's: Bernoulli (summed BCE from logits) or Gaussian with unit variance (½‖x − x̂‖²), summed
+    over the input.
     Metrics: loss (the β_t-weighted objective), neg_elbo (β = 1), recon (−log p(x|z)), kl, mse, count.
     """
 
@@ -157,7 +158,9 @@ class ELBO:
             recon = 0.5 * jnp.sum(jnp.square(flat(out) - flat(x)), axis=-1)
             x_hat = out
         kl = kl_normal(mean, log_var)
-        beta = self.beta_at(batch["step"]) if "step" in batch else self.beta
+        # Evaluation always uses the full β: a validation loss weighted by the annealed β_t would rise
+        # during warm-up and make early stopping keep a barely regularised early epoch.
+        beta = self.beta_at(batch["step"]) if (train and "step" in batch) else self.beta
         loss, loss_sum = _masked(recon + beta * kl, mask)
         metrics = {"loss_sum": loss_sum, "neg_elbo_sum": jnp.sum((recon + kl) * mask),
                    "recon_sum": jnp.sum(recon * mask), "kl_sum": jnp.sum(kl * mask),
