@@ -246,8 +246,9 @@ def _check_inputs(state: TrainState, objective, data: dict | None, where: str) -
             f"{tuple(state.input_shape)} (e.g. wrong feature count)"
         )
     for k, v in data.items():
-        if np.shape(v)[:1] != x.shape[:1]:
-            raise ValueError(f"{where}: x has {x.shape[0]} examples but {k} has {np.shape(v)[:1] or 'no axis'}")
+        n = np.shape(v)[0] if np.ndim(v) else "no example axis"
+        if n != x.shape[0]:
+            raise ValueError(f"{where}: x has {x.shape[0]} examples but {k} has {n}")
     if x.shape[0] == 0:
         raise ValueError(f"{where} is empty")
     if "lengths" in data:  # padded sequences: x [n, time, ...], lengths [n] in [1, time]
