@@ -46,8 +46,9 @@ def test_autoencoder_shapes(kind, shape, hidden):
         ae.apply({"params": params}, jnp.ones((5, 65)))
 
 
-def test_vae_shapes_sample_interpolate():
-    vae = VAE(input_shape=(8, 8, 1), latent_dim=2, hidden=(16,))
+@pytest.mark.parametrize("kind,hidden", [("mlp", (16,)), ("conv", (4, 8))])
+def test_vae_shapes_sample_interpolate(kind, hidden):
+    vae = VAE(input_shape=(8, 8, 1), latent_dim=2, hidden=hidden, kind=kind)
     x = jax.random.uniform(jax.random.PRNGKey(1), (4, 8, 8, 1))
     params = vae.init(jax.random.PRNGKey(0), x)["params"]
     mean, log_var = vae.apply({"params": params}, x, method="encode")
