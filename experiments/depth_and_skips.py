@@ -27,8 +27,9 @@ def specs(blocks: int) -> list[ModelSpec]:
 
 
 SPECS = specs(BLOCKS)
-# --quick is a smoke test: 14-layer nets, since compiling four 20-layer programs alone takes ~40 s on 2 cores.
-QUICK_SPECS = specs(2)
+# --quick is a smoke test: 8-layer nets (one block per stage), since compiling four 20-layer programs alone
+# takes ~40 s on 2 cores.
+QUICK_SPECS = specs(1)
 GRAD_EXAMPLES = 256
 
 PRESETS = {
