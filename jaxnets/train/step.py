@@ -46,7 +46,7 @@ def make_train_step(objective) -> Callable[[TrainState, dict], tuple[TrainState,
             (_, (m, variables)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params[player])
             updates, opt_state[player] = state.tx.update_player(player, grads, opt_state[player], params[player])
             params[player] = optax.apply_updates(params[player], updates)
-            metrics.update(m)
+            metrics.update(m)  # same keys each phase: the step reports the last player's view
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state, variables=variables), metrics
 
     return train_step
