@@ -22,9 +22,8 @@ import numpy as np
 from sklearn.ensemble import IsolationForest
 from sklearn.svm import OneClassSVM
 
-from experiments.compression import pca_reconstruct
 from experiments.standalone import finish, header, start
-from experiments.unsupervised import apply_members, fit_seeds, train_all
+from experiments.unsupervised import apply_members, fit_seeds, pca_basis, pca_reconstruct, train_all
 from jaxnets.data import load_embedded
 from jaxnets.data.split import Standardizer
 from jaxnets.metrics import roc_auc
@@ -123,8 +122,7 @@ def run(argv=None) -> dict:
 
     # Why reconstruction error has a ceiling here: how much of each test row (standardised by benign
     # statistics) lies inside the benign data's top-k principal subspace, i.e. what a k-dim code keeps.
-    mean = tr["x"].mean(0)
-    basis = np.linalg.svd(tr["x"] - mean, full_matrices=False)[2][:preset.latent]
+    mean, basis = pca_basis(tr["x"], preset.latent)
     centred = te["x"] - mean
     inside = ((centred @ basis.T) ** 2).sum(1) / (centred ** 2).sum(1)
     norm = np.sqrt((centred ** 2).sum(1))

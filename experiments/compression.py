@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 from experiments.standalone import finish, header, start
-from experiments.unsupervised import apply_members, digit_splits, fit_seeds, train_all
+from experiments.unsupervised import apply_members, digit_splits, fit_seeds, pca_reconstruct, train_all
 from jaxnets.models import Autoencoder, count_params
 from jaxnets.plots import image_grid, line_plot
 from jaxnets.report import fmt_stat, markdown_table
@@ -34,14 +34,6 @@ class Preset:
 
     def quick(self) -> Preset:
         return dataclasses.replace(self, latents=(2, 8), epochs=5, seeds=2)
-
-
-def pca_reconstruct(train: np.ndarray, test: np.ndarray, k: int) -> np.ndarray:
-    """Project test onto the top-k principal directions of train (centred on train's mean)."""
-    mean = train.mean(0)
-    _, _, vt = np.linalg.svd(train - mean, full_matrices=False)
-    basis = vt[:k]
-    return (test - mean) @ basis.T @ basis + mean
 
 
 def run(argv=None) -> dict:

@@ -2,6 +2,7 @@
 configuration, applying every seed's parameters at once, and configurations trained two at a time."""
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,11 +34,29 @@ def fit_seeds(model, objective, train: dict, val: dict | None, *, seeds: int, ep
     return fit(state, objective, train, val, config, name=name)
 
 
+@functools.cache
+def _member_apply(model, method: str | None, kwargs: tuple):
+    # One jitted function per (model, method): later calls with the same shapes reuse its compile.
+    return jax.jit(jax.vmap(lambda p, xx: model.apply({"params": p}, xx, method=method, **dict(kwargs)),
+                            in_axes=(0, None)))
+
+
 def apply_members(model, params, x, method: str | None = None, **kwargs) -> np.ndarray:
-    """model.apply for every member of stacked params at once: [members, n, ...] (one compiled call)."""
-    fn = jax.jit(jax.vmap(lambda p, xx: model.apply({"params": p}, xx, method=method, **kwargs), in_axes=(0, None)))
-    out = fn(params, np.asarray(x))
+    """model.apply for every member of stacked params at once: [members, n, ...]."""
+    out = _member_apply(model, method, tuple(sorted(kwargs.items())))(params, np.asarray(x))
     return jax.tree_util.tree_map(np.asarray, out)
+
+
+def pca_basis(train: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mean [d], top-k principal directions [k, d]) of train [n, d]."""
+    mean = train.mean(0)
+    return mean, np.linalg.svd(train - mean, full_matrices=False)[2][:k]
+
+
+def pca_reconstruct(train: np.ndarray, test: np.ndarray, k: int) -> np.ndarray:
+    """Project test onto train's top-k principal subspace (centred on train's mean) and back."""
+    mean, basis = pca_basis(train, k)
+    return (test - mean) @ basis.T @ basis + mean
 
 
 def train_all(jobs: dict[str, Callable[[], dict]], workers: int) -> tuple[dict[str, dict], float]:
@@ -55,8 +74,8 @@ def tile_images(images: Iterable[np.ndarray], ncols: int, pad: int = 1) -> np.nd
     images = np.asarray(list(images))
     n, h, w = images.shape[:3]
     rows = -(-n // ncols)
-    out = np.ones((rows * (h + pad), ncols * (w + pad))) * np.nan
+    out = np.ones((rows * (h + pad), ncols * (w + pad)))  # white gaps
     for i, im in enumerate(images):
         r, c = divmod(i, ncols)
         out[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = im.reshape(h, w)
-    return np.nan_to_num(out, nan=1.0)
+    return out

@@ -16,17 +16,13 @@ import jax.numpy as jnp
 
 from jaxnets.models.autoencoder import reparameterize
 from jaxnets.nn.losses import kl_bernoulli, kl_normal, mse
+from jaxnets.train.objectives import _masked_mean
 
 Array = jax.Array
 
 NOISES = ("none", "gaussian", "masking")
 SPARSITIES = ("none", "l1", "kl")
 GAN_LOSSES = ("non_saturating", "minimax")
-
-
-def _masked(per_example: Array, mask: Array) -> tuple[Array, Array]:
-    total = jnp.sum(per_example * mask)
-    return total / jnp.maximum(jnp.sum(mask), 1.0), total
 
 
 def corrupt(key: Array, x: Array, noise: str, level: float) -> Array:
@@ -104,7 +100,7 @@ class Reconstruction:
         x_in = corrupt(rng, x, self.noise, self.noise_level)
         h = self.model.apply({"params": params}, x_in, method="encode")
         x_hat = self.model.apply({"params": params}, h, method="decode")
-        loss, loss_sum = _masked(mse(x_hat, x), mask)
+        loss, loss_sum = _masked_mean(mse(x_hat, x), mask)
         penalty = jnp.zeros(x.shape[0], x.dtype)
         if self.sparsity == "l1":
             penalty = penalty + self.sparsity_weight * jnp.sum(jnp.abs(h), axis=-1)
@@ -113,7 +109,7 @@ class Reconstruction:
             penalty = penalty + self.sparsity_weight * jnp.sum(kl_bernoulli(self.sparsity_target, rate))
         if self.contractive:
             penalty = penalty + self.contractive * contractive_penalty(self.model, params, x_in)
-        mean_penalty, penalty_sum = _masked(penalty, mask)
+        mean_penalty, penalty_sum = _masked_mean(penalty, mask)
         metrics = {"loss_sum": loss_sum, "penalty_sum": penalty_sum, "count": jnp.sum(mask)}
         return loss + mean_penalty, (metrics, variables)
 
@@ -161,7 +157,7 @@ class ELBO:
         # Evaluation always uses the full β: a validation loss weighted by the annealed β_t would rise
         # during warm-up and make early stopping keep a barely regularised early epoch.
         beta = self.beta_at(batch["step"]) if (train and "step" in batch) else self.beta
-        loss, loss_sum = _masked(recon + beta * kl, mask)
+        loss, loss_sum = _masked_mean(recon + beta * kl, mask)
         metrics = {"loss_sum": loss_sum, "neg_elbo_sum": jnp.sum((recon + kl) * mask),
                    "recon_sum": jnp.sum(recon * mask), "kl_sum": jnp.sum(kl * mask),
                    "mse_sum": jnp.sum(mse(x_hat, x) * mask), "count": jnp.sum(mask)}
@@ -208,8 +204,8 @@ class GANObjective:
             grad_x = jax.grad(lambda xr: jnp.sum(self.model.apply(v, xr, method="discriminate")))(x)
             d_loss_ex = d_loss_ex + 0.5 * self.r1 * jnp.sum(jnp.square(grad_x).reshape(x.shape[0], -1), axis=1)
         g_loss_ex = jax.nn.softplus(-d_fake) if self.loss == "non_saturating" else -jax.nn.softplus(d_fake)
-        d_loss, d_sum = _masked(d_loss_ex, mask)
-        g_loss, g_sum = _masked(g_loss_ex, mask)
+        d_loss, d_sum = _masked_mean(d_loss_ex, mask)
+        g_loss, g_sum = _masked_mean(g_loss_ex, mask)
         metrics = {"loss_sum": d_sum + g_sum, "d_loss_sum": d_sum, "g_loss_sum": g_sum,
                    "d_real_sum": jnp.sum(jax.nn.sigmoid(d_real) * mask),
                    "d_fake_sum": jnp.sum(jax.nn.sigmoid(d_fake) * mask), "count": jnp.sum(mask)}
