@@ -31,6 +31,7 @@ from jaxnets.models import MLP, count_params
 from jaxnets.plots import learning_curves, metric_bars
 from jaxnets.report import models_table, write_json
 from jaxnets.train import (
+    CONCURRENT_COMPILER_OPTIONS,
     Augmented,
     Classification,
     FitConfig,
@@ -263,7 +264,8 @@ def main(name: str, presets: dict[str, Preset], specs: Sequence[ModelSpec], argv
         t0 = time.perf_counter()
         state = jax.block_until_ready(create_states(model, tx, seeds, splits.train["x"]))
         init_seconds = time.perf_counter() - t0  # mostly compiling the (threefry) initialiser
-        program = compile_fit(state, objective, splits.train, splits.val, config)
+        program = compile_fit(state, objective, splits.train, splits.val, config,
+                              compiler_options=CONCURRENT_COMPILER_OPTIONS if args.workers > 1 else None)
         return state, objective, program, init_seconds, model
 
     def train(spec: ModelSpec, built):

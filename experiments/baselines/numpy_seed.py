@@ -1,15 +1,21 @@
 """The seed text's algorithm, re-implemented in NumPy for the benchmark: same math, same per-epoch work.
 
-Per epoch, as in the text: shuffle; mini-batch SGD with hand-written backprop (ReLU hidden layers,
-sigmoid + BCE output, Xavier-uniform init, zero biases); then a full forward pass over the training
-set for train accuracy and over the validation set for val loss/accuracy. float64, like the text.
-The RNG is an explicit `np.random.Generator` (no global seeding).
+Per epoch, as in the text's `NeuralNetwork.fit`: shuffle; mini-batch SGD with hand-written backprop
+(ReLU hidden layers, sigmoid + BCE output, Xavier-uniform init, zero biases) and the batch loss;
+then `predict` on the whole training set and `sklearn.metrics.accuracy_score` for train accuracy;
+`predict_proba` on the validation set for its loss, `predict` on it again and `accuracy_score` for
+its accuracy. float64, like the text. The RNG is an explicit `np.random.Generator` (no global seeding).
+
+`lean=True` drops what the text does beyond the math (the second validation pass and sklearn's
+input validation in `accuracy_score`, 4,000 calls per benchmark): a stronger baseline, reported
+beside the faithful one. Measured here: the text's own code 5.89 s, faithful 5.9 s, lean 3.2 s.
 """
 from __future__ import annotations
 
 import time
 
 import numpy as np
+from sklearn.metrics import accuracy_score
 
 
 def _relu(z):
@@ -57,7 +63,10 @@ class SeedMLP:
     def predict_proba(self, x):
         return self.forward(x)[0][-1]
 
-    def fit(self, x, y, x_val, y_val, epochs=500, batch_size=32):
+    def predict(self, x):
+        return (self.predict_proba(x) > 0.5).astype(int).ravel()
+
+    def fit(self, x, y, x_val, y_val, epochs=500, batch_size=32, lean=False):
         y, y_val = y.reshape(-1, 1).astype(np.float64), y_val.reshape(-1, 1).astype(np.float64)
         n = x.shape[0]
         hist = []
@@ -65,15 +74,19 @@ class SeedMLP:
             order = self.rng.permutation(n)
             xs, ys = x[order], y[order]
             losses = [self.step(xs[i:i + batch_size], ys[i:i + batch_size]) for i in range(0, n, batch_size)]
-            train_acc = np.mean((self.predict_proba(x) > 0.5) == y)
             pv = np.clip(self.predict_proba(x_val), 1e-15, 1 - 1e-15)
             val_loss = -np.mean(y_val * np.log(pv) + (1 - y_val) * np.log(1 - pv))
-            val_acc = np.mean((pv > 0.5) == y_val)
+            if lean:
+                train_acc = np.mean((self.predict_proba(x) > 0.5) == y)
+                val_acc = np.mean((pv > 0.5) == y_val)
+            else:  # the text's per-epoch work: predict() passes and sklearn's accuracy_score
+                train_acc = accuracy_score(y, self.predict(x))
+                val_acc = accuracy_score(y_val, self.predict(x_val))
             hist.append((float(np.mean(losses)), train_acc, val_loss, val_acc))
         return hist
 
 
-def train_seed_architectures(splits, architectures: dict, epochs=500, batch_size=32, seed=42) -> dict:
+def train_seed_architectures(splits, architectures: dict, epochs=500, batch_size=32, seed=42, lean=False) -> dict:
     """Train each seed architecture; returns {name: {"train_seconds", "test_accuracy"}}."""
     x, y = splits.train["x"].astype(np.float64), splits.train["y"]
     xv, yv = splits.val["x"].astype(np.float64), splits.val["y"]
@@ -81,7 +94,7 @@ def train_seed_architectures(splits, architectures: dict, epochs=500, batch_size
     for name, hidden in architectures.items():
         net = SeedMLP([x.shape[1], *hidden], seed=seed)
         t0 = time.perf_counter()
-        net.fit(x, y, xv, yv, epochs=epochs, batch_size=batch_size)
+        net.fit(x, y, xv, yv, epochs=epochs, batch_size=batch_size, lean=lean)
         secs = time.perf_counter() - t0
         acc = float(np.mean((net.predict_proba(splits.test["x"].astype(np.float64))[:, 0] > 0.5) == splits.test["y"]))
         out[name] = {"train_seconds": secs, "test_accuracy": acc}

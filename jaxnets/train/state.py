@@ -11,6 +11,8 @@ import numpy as np
 import optax
 from flax import struct
 
+from jaxnets.runtime import paused_gc
+
 
 @struct.dataclass
 class TrainState:
@@ -73,7 +75,8 @@ _init_many_default = jax.jit(_init_many, static_argnums=(0, 1))
 def _initialise(model, tx, keys, sample_x) -> TrainState:
     x1 = jnp.asarray(sample_x)[:1]
     fn = _init_many_cpu if jax.default_backend() == "cpu" else _init_many_default
-    return fn(model, tx, keys, x1).replace(apply_fn=model.apply, tx=tx, input_shape=tuple(x1.shape[1:]))
+    with paused_gc():
+        return fn(model, tx, keys, x1).replace(apply_fn=model.apply, tx=tx, input_shape=tuple(x1.shape[1:]))
 
 
 def create_states(
