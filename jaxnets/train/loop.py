@@ -115,16 +115,17 @@ def init_carry(state: TrainState) -> LoopCarry:
     n = state.step.shape  # () or (members,)
     # No copies: the compiled program does not donate its inputs, so the caller's state stays valid
     # and best_params may alias params. (Per-leaf eager copies cost a tiny compile each, serialising
-    # concurrently started fits on the GIL; the saved memory is irrelevant at this scale.)
+    # concurrently started fits on the GIL; the saved memory is irrelevant at this scale.) The
+    # counters are put from NumPy for the same reason: an eager jnp.full (or jnp.asarray) compiles.
     return LoopCarry(
         state=state,
         best_params=state.params,
         best_variables=state.variables,
-        best_loss=jnp.full(n, jnp.inf, jnp.float32),
-        best_epoch=jnp.full(n, -1, jnp.int32),
-        wait=jnp.zeros(n, jnp.int32),
-        stopped=jnp.zeros(n, bool),
-        diverged=jnp.zeros(n, bool),
+        best_loss=jax.device_put(np.full(n, np.inf, np.float32)),
+        best_epoch=jax.device_put(np.full(n, -1, np.int32)),
+        wait=jax.device_put(np.zeros(n, np.int32)),
+        stopped=jax.device_put(np.zeros(n, bool)),
+        diverged=jax.device_put(np.zeros(n, bool)),
     )
 
 

@@ -73,7 +73,8 @@ _init_many_default = jax.jit(_init_many, static_argnums=(0, 1))
 
 
 def _initialise(model, tx, keys, sample_x) -> TrainState:
-    x1 = jnp.asarray(sample_x)[:1]
+    # Host-side slice: slicing a NumPy array compiles nothing (a cold start compiles every eager op).
+    x1 = np.asarray(sample_x[:1] if isinstance(sample_x, jax.Array) else np.asarray(sample_x)[:1])
     fn = _init_many_cpu if jax.default_backend() == "cpu" else _init_many_default
     with paused_gc():
         return fn(model, tx, keys, x1).replace(apply_fn=model.apply, tx=tx, input_shape=tuple(x1.shape[1:]))
@@ -86,8 +87,17 @@ def create_states(
     seeds = np.asarray(seeds)
     if seeds.ndim != 1 or seeds.size == 0:
         raise ValueError(f"seeds must be a non-empty 1-D sequence, got shape {seeds.shape}")
-    keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds, jnp.uint32))
-    return _initialise(model, tx, keys, sample_x)
+    if not np.issubdtype(seeds.dtype, np.integer) or seeds.min() < 0 or seeds.max() >= 2**32:
+        raise ValueError(f"seeds must be integers in [0, 2**32), got {seeds.tolist()}")
+    return _initialise(model, tx, prng_keys(seeds), sample_x)
+
+
+def prng_keys(seeds: np.ndarray) -> jax.Array:
+    """Raw keys [n, 2] equal to `jax.vmap(jax.random.PRNGKey)(seeds)`. For the default Threefry
+    implementation a key is [seed >> 32, seed & 0xFFFFFFFF], built on the host without compiling."""
+    if jax.config.jax_default_prng_impl != "threefry2x32":
+        return jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds, jnp.uint32))
+    return jax.device_put(np.stack([np.zeros(len(seeds), np.uint32), seeds.astype(np.uint32)], axis=1))
 
 
 def create_state(model: nn.Module, tx: optax.GradientTransformation, rng: jax.Array, sample_x) -> TrainState:
