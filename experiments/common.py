@@ -107,7 +107,8 @@ class Trained:
 
 @dataclasses.dataclass(frozen=True)
 class Preset:
-    """A training recipe. kernel_init="auto": He for (leaky) ReLU, Xavier for sigmoid/tanh."""
+    """A training recipe. kernel_init="auto": He for (leaky) ReLU, Xavier for sigmoid/tanh.
+    restore_best: end with the lowest-validation-loss parameters (False: the last epoch's, as the text)."""
 
     dataset: str
     optimizer: str
@@ -123,6 +124,7 @@ class Preset:
     l2: float = 0.0
     seeds: int = 5
     split_seed: int = 42
+    restore_best: bool = True
 
     def __post_init__(self):
         if self.seeds < 1:
@@ -250,6 +252,7 @@ def main(name: str, presets: dict[str, Preset], specs: Sequence[ModelSpec], argv
     ds, splits = load_for(preset)
     seeds = list(range(preset.seeds))
     config = FitConfig(epochs=preset.epochs, batch_size=preset.batch_size, patience=preset.patience,
+                       restore_best=preset.restore_best,
                        checkpoint_every=ckpt_every, progress=not args.no_progress)
     free_rows = list(range(args.workers))  # progress-bar rows: one per concurrent model
     lock = threading.Lock()

@@ -109,3 +109,14 @@ def test_lean_numpy_baseline_does_the_same_math(breast_cancer_splits):
     np.testing.assert_allclose(hists[0], hists[1], rtol=0, atol=1e-12)
     for a, b in zip(nets[0].w, nets[1].w):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("bad, expected", [(None, True), (np.inf, False), (-np.inf, False), (np.nan, False),
+                                           (3e38, True)])
+def test_all_finite_sees_any_nan_or_inf(bad, expected):
+    from jaxnets.train.loop import _all_finite
+    tree = {"a": np.ones((3, 2), np.float32), "b": [np.zeros(4, np.float32), np.full(2, 3e38, np.float32)]}
+    if bad is not None:
+        tree["b"][0][1] = bad
+    assert bool(jax.jit(_all_finite)(tree)) is expected
+    assert bool(_all_finite(tree)) is expected

