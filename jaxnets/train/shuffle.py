@@ -7,8 +7,8 @@ Threefry-2x32 counters and the same stable sort; tested against `jax.random.perm
 compiled training program takes them as an input. Drawing them inside the program cost, for each
 of the seed's breast-cancer MLPs (455 examples, 500 epochs), ~0.09 s of XLA compile and 85 µs per
 epoch: XLA:CPU's stable key/value sort calls a compiled comparator per comparison. NumPy does the
-chunk in ~11 ms (21 µs per epoch). Large chunks (members x epochs x n > MAX_PRECOMPUTED_INDICES) fall back to
-drawing each epoch's order inside the program, with the same result.
+chunk in ~6 ms (13 µs per epoch). Large chunks (members x epochs x n > MAX_PRECOMPUTED_INDICES)
+fall back to drawing each epoch's order inside the program, with the same result.
 """
 from __future__ import annotations
 
@@ -57,22 +57,24 @@ def batch_indices(key: jax.Array, n: int, batch_size: int, shuffle: bool):
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 
 
-def _rotl(x: np.ndarray, d: int) -> np.ndarray:
-    return (x << np.uint32(d)) | (x >> np.uint32(32 - d))
-
-
 def threefry2x32(k1: np.ndarray, k2: np.ndarray, x1: np.ndarray, x2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The Threefry-2x32 block cipher (20 rounds) on uint32 arrays (broadcast together)."""
-    k1, k2, x1, x2 = (np.asarray(a, np.uint32) for a in (k1, k2, x1, x2))
+    k1, k2, x1, x2 = np.broadcast_arrays(*(np.asarray(a, np.uint32) for a in (k1, k2, x1, x2)))
+    ks = (k1, k2, k1 ^ k2 ^ np.uint32(0x1BD11BDA))
     with np.errstate(over="ignore"):  # uint32 arithmetic wraps modulo 2**32, as in XLA
-        ks = (k1, k2, k1 ^ k2 ^ np.uint32(0x1BD11BDA))
-        x = [x1 + ks[0], x2 + ks[1]]
+        a, b = x1 + ks[0], x2 + ks[1]  # fresh arrays, updated in place below
+        t = np.empty_like(a)
         for i in range(5):
             for r in _ROTATIONS[i % 2]:
-                x[0] = x[0] + x[1]
-                x[1] = x[0] ^ _rotl(x[1], r)
-            x = [x[0] + ks[(i + 1) % 3], x[1] + ks[(i + 2) % 3] + np.uint32(i + 1)]
-    return x[0], x[1]
+                a += b
+                np.left_shift(b, np.uint32(r), out=t)  # b = a ^ rotl(b, r)
+                b >>= np.uint32(32 - r)
+                b |= t
+                b ^= a
+            a += ks[(i + 1) % 3]
+            b += ks[(i + 2) % 3]
+            b += np.uint32(i + 1)
+    return a, b
 
 
 def _fold_in(keys: np.ndarray, data: np.ndarray) -> np.ndarray:
@@ -103,11 +105,21 @@ def permutations(keys: np.ndarray, n: int) -> np.ndarray:
     """keys: raw uint32 [..., 2] -> int32 [..., n], each row `jax.random.permutation(key, n)`:
     per round, split the key, draw 32-bit sort keys from the second half, stably sort by them."""
     keys = np.asarray(keys, np.uint32)
-    order = np.broadcast_to(np.arange(n, dtype=np.int32), (*keys.shape[:-1], n))
+    order = None
     for _ in range(_shuffle_rounds(n)):
         keys, sub = _split2(keys)
-        order = np.take_along_axis(order, np.argsort(_bits32(sub, n), axis=-1, kind="stable"), axis=-1)
-    return np.ascontiguousarray(order, np.int32)
+        idx = _stable_argsort(_bits32(sub, n))
+        order = idx if order is None else np.take_along_axis(order, idx, axis=-1)
+    return np.broadcast_to(np.arange(n, dtype=np.int32), (*keys.shape[:-1], n)).copy() if order is None else order
+
+
+def _stable_argsort(bits: np.ndarray) -> np.ndarray:
+    """Stable argsort along the last axis of uint32 keys: sort the unique 64-bit keys (bits, index),
+    3.5x faster than NumPy's stable argsort of the 32-bit keys here."""
+    n = bits.shape[-1]
+    composite = (bits.astype(np.uint64) << np.uint64(32)) | np.arange(n, dtype=np.uint64)
+    composite.sort(axis=-1)
+    return (composite & np.uint64(0xFFFFFFFF)).astype(np.int32)
 
 
 def chunk_orders(rngs, epoch_ids, n: int, batch_size: int) -> np.ndarray:
