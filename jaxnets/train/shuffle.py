@@ -36,15 +36,16 @@ def batch_mask(n: int, batch_size: int) -> jax.Array:
     return (jnp.arange(n_batches * batch_size) < n).astype(jnp.float32).reshape(n_batches, batch_size)
 
 
-def to_batches(order: jax.Array, batch_size: int) -> jax.Array:
+def to_batches(order, batch_size: int, xp=jnp):
     """order: [..., n] -> [..., n_batches, batch_size]. The padding of the last batch repeats the
     order's first examples (weight 0 in `batch_mask`): distinct real examples, so batch statistics
-    (BatchNorm) of the last batch stay those of a full random batch."""
+    (BatchNorm) of the last batch stay those of a full random batch. xp: jax.numpy inside a program,
+    numpy on the host (an eager jnp op would compile a program of its own)."""
     n = order.shape[-1]
     n_batches = math.ceil(n / batch_size)
     pad = n_batches * batch_size - n
-    filler = jnp.tile(order, (1,) * (order.ndim - 1) + (math.ceil(pad / n),))[..., :pad]
-    return jnp.concatenate([order, filler], axis=-1).reshape(*order.shape[:-1], n_batches, batch_size)
+    filler = xp.tile(order, (1,) * (order.ndim - 1) + (math.ceil(pad / n),))[..., :pad]
+    return xp.concatenate([order, filler], axis=-1).reshape(*order.shape[:-1], n_batches, batch_size)
 
 
 def batch_indices(key: jax.Array, n: int, batch_size: int, shuffle: bool):
@@ -129,11 +130,7 @@ def chunk_orders(rngs, epoch_ids, n: int, batch_size: int) -> np.ndarray:
     epochs = np.asarray(epoch_ids).astype(np.uint32)
     stream = _fold_in(rngs, np.full(rngs.shape[:-1], _SHUFFLE_STREAM, np.uint32))
     keys = _fold_in(stream[:, None, :], epochs[None, :])
-    order = permutations(keys, n)
-    n_batches = math.ceil(n / batch_size)
-    pad = n_batches * batch_size - n
-    filler = np.tile(order, math.ceil(pad / n))[..., :pad]
-    return np.concatenate([order, filler], axis=-1).reshape(*order.shape[:-1], n_batches, batch_size)
+    return to_batches(permutations(keys, n), batch_size, xp=np)
 
 
 def precompute_fits(members: int, epochs: int, n: int) -> bool:
