@@ -42,6 +42,20 @@ def test_autodiff_matches_seed_hand_written_derivative(name):
     np.testing.assert_allclose(g, deriv(z), rtol=1e-5, atol=1e-6)
 
 
+@given(arrays(np.float32, st.integers(1, 16),
+              elements=st.sampled_from([0.0, -0.0, 1e-30, -1e-30, 2.5, -2.5, np.nan, np.inf, -np.inf])),
+       arrays(np.float32, 16, elements=st.floats(-1e3, 1e3, width=32)))
+def test_relu_gradient_is_bit_identical_to_jnp_maximum(z, g):
+    """relu's written derivative (a select) gives the same bits as the rule `jax.grad` derives for
+    jnp.maximum(z, 0) — 1/2 at the tie, signed zeros and NaN included — so no result moves."""
+    g = jnp.asarray(g[: z.shape[0]])
+    ours = jax.vjp(relu, jnp.asarray(z))[1](g)[0]
+    derived = jax.vjp(lambda x: jnp.maximum(x, 0), jnp.asarray(z))[1](g)[0]
+    np.testing.assert_array_equal(np.asarray(ours).view(np.int32), np.asarray(derived).view(np.int32))
+    fwd = jax.jvp(relu, (jnp.asarray(z),), (g,))[1]
+    np.testing.assert_array_equal(np.asarray(fwd).view(np.int32), np.asarray(derived).view(np.int32))
+
+
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_stable_at_extremes(name):
     fn = get_activation(name)

