@@ -170,7 +170,37 @@ def _all_finite(tree) -> jax.Array:
     return jnp.isfinite(jnp.sum(jnp.concatenate(leaves) * 0)) if leaves else jnp.asarray(True)
 
 
-def make_run_chunk(objective, config: FitConfig, has_val: bool, skip_frozen: bool = False):
+class LogLayout:
+    """How one epoch's logs (a tree of small arrays) are packed into one vector per dtype inside the
+    program, and unpacked on the host. A scan writes each output leaf with its own compiled kernel
+    every epoch; two packed outputs instead of seven measured ~0.03 s less XLA compile per model.
+    `pack` records the tree's structure when the program is traced; `unpack` needs it."""
+
+    def __init__(self):
+        self.treedef = None
+        self.leaves: list[tuple[tuple[int, ...], str]] = []
+
+    def pack(self, tree) -> dict[str, jax.Array]:
+        leaves, self.treedef = jax.tree_util.tree_flatten(tree)
+        self.leaves = [(tuple(a.shape), jnp.dtype(a.dtype).name) for a in leaves]
+        groups: dict[str, list] = {}
+        for a in leaves:
+            groups.setdefault(jnp.dtype(a.dtype).name, []).append(jnp.ravel(a))
+        return {k: jnp.concatenate(v) for k, v in groups.items()}
+
+    def unpack(self, packed: dict[str, np.ndarray]):
+        """packed: dtype -> [..., total] (leading axes: members, epochs) -> the logs tree."""
+        offsets = dict.fromkeys(packed, 0)
+        leaves = []
+        for shape, dtype in self.leaves:
+            size, lead = math.prod(shape), packed[dtype].shape[:-1]
+            leaves.append(packed[dtype][..., offsets[dtype]:offsets[dtype] + size].reshape(*lead, *shape))
+            offsets[dtype] += size
+        return jax.tree_util.tree_unflatten(self.treedef, leaves)
+
+
+def make_run_chunk(objective, config: FitConfig, has_val: bool, skip_frozen: bool = False,
+                   layout: LogLayout | None = None):
     """One member's program for a chunk of epochs: (carry, train, val, epoch_ids[chunk], orders) ->
     (carry, logs). orders: the chunk's batch indices [chunk, n_batches, batch] (`shuffle.chunk_orders`)
     or None to draw each epoch's order inside the epoch.
@@ -178,7 +208,8 @@ def make_run_chunk(objective, config: FitConfig, has_val: bool, skip_frozen: boo
     epoch_ids past `config.epochs` are skipped with `lax.cond` (its predicate is not vmapped, so it
     stays a real branch), which lets every host call reuse one compiled program. skip_frozen: also
     skip the epochs of a stopped member (only worth it when members are not vmapped: under vmap a
-    cond on a per-member predicate computes both branches).
+    cond on a per-member predicate computes both branches). layout: pack each epoch's logs with it
+    (`LogLayout`; the logs then come out as dtype -> [chunk, total]).
     """
     train_step = make_train_step(objective)
     tree_where = lambda c, a, b: jax.tree_util.tree_map(lambda x, y: jnp.where(c, x, y), a, b)
@@ -217,7 +248,8 @@ def make_run_chunk(objective, config: FitConfig, has_val: bool, skip_frozen: boo
             stopped=stopped,
             diverged=carry.diverged | (~finite & ~frozen),
         )
-        return carry, {"train": train_sums, "val": val_sums, "ran": ok}
+        logs = {"train": train_sums, "val": val_sums, "ran": ok}
+        return carry, logs if layout is None else layout.pack(logs)
 
     def run_chunk(carry: LoopCarry, train: dict, val: dict | None, epoch_ids: jax.Array, orders=None):
         xs = (epoch_ids, orders)
@@ -287,20 +319,23 @@ TRAIN_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1}
 @dataclasses.dataclass(frozen=True)
 class FitProgram:
     """The compiled chunk program of one fit (see `compile_fit`). Call it as
-    `program(carry, train, val, epoch_ids)`; shuffled_examples: n when each chunk's batch orders are
-    computed on the host (`shuffle.chunk_orders`) and passed in, None when drawn inside the program."""
+    `program(carry, train, val, epoch_ids)` -> (carry, logs as NumPy); shuffled_examples: n when each
+    chunk's batch orders are computed on the host (`shuffle.chunk_orders`) and passed in, None when
+    drawn inside the program; log_layout: how the program packed its logs (None: not packed)."""
 
     compiled: Any
     config: FitConfig
     compile_seconds: float
     shuffled_examples: int | None = None
+    log_layout: LogLayout | None = None
 
     def __call__(self, carry: LoopCarry, train, val, epoch_ids: np.ndarray):
         orders = None
         if self.shuffled_examples is not None:
             rngs = np.asarray(jax.device_get(carry.state.rng))
             orders = chunk_orders(rngs, epoch_ids, self.shuffled_examples, self.config.batch_size)
-        return self.compiled(carry, train, val, epoch_ids, orders)
+        carry, logs = self.compiled(carry, train, val, epoch_ids, orders)
+        return carry, logs if self.log_layout is None else self.log_layout.unpack(jax.device_get(logs))
 
 
 def _device_data(d: dict | None):
@@ -322,7 +357,8 @@ def compile_fit(state: TrainState, objective, train: dict, val: dict | None, con
     if state.num_members is None:
         state = stack([state])
     chunk = config.chunk
-    one = make_run_chunk(objective, config, val is not None, skip_frozen=mode == "map")
+    layout = LogLayout()
+    one = make_run_chunk(objective, config, val is not None, skip_frozen=mode == "map", layout=layout)
     n = jax.tree_util.tree_leaves(train)[0].shape[0]
     host_orders = config.shuffle and precompute_fits(state.num_members, chunk, n)
 
@@ -343,7 +379,7 @@ def compile_fit(state: TrainState, objective, train: dict, val: dict | None, con
         lowered = run.lower(carry, _device_data(train), _device_data(val), ids, orders)
         options = {**TRAIN_COMPILER_OPTIONS, **(compiler_options or {})}
         compiled = lowered.compile(compiler_options=options if jax.default_backend() == "cpu" else None)
-    return FitProgram(compiled, config, time.perf_counter() - t0, n if host_orders else None)
+    return FitProgram(compiled, config, time.perf_counter() - t0, n if host_orders else None, layout)
 
 
 def fit(
