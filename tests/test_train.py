@@ -13,6 +13,7 @@ from jaxnets.train import (
     Regression,
     TrainingDiverged,
     batch_indices,
+    compile_fit,
     create_state,
     create_states,
     fit,
@@ -104,6 +105,31 @@ def test_same_seed_same_numbers_and_members_are_independent():
     alone = fit(create_states(model, make_optimizer("adam", 1e-2), [1], d["x"]), Classification(model, 3), d, None, cfg)
     chex.assert_trees_all_close(member(runs[0].state, 1).params, member(alone.state, 0).params, rtol=1e-5, atol=1e-6)
     assert not np.allclose(runs[0].state.params["output"]["kernel"][0], runs[0].state.params["output"]["kernel"][1])
+
+
+def test_member_threads_shard_the_members_through_one_program():
+    """3 members on 2 threads: shards of 2 (the last padded with a copy), one compiled program; the
+    numbers match one thread to float rounding (XLA may tile a 2-member batch differently from a
+    3-member one) and are bit-identical from run to run."""
+    d, v = _toy(n=48, seed=0), _toy(n=24, seed=1)
+    model = MLP((16, 1))
+    st = create_states(model, make_optimizer("adam", 5e-2), [0, 1, 2], d["x"])
+    base = dict(epochs=30, batch_size=16, patience=4, epochs_per_call=5, **QUIET)
+    one = fit(st, Classification(model, 2), d, v, FitConfig(**base))
+    cfg = FitConfig(**base, member_threads=2)
+    program = compile_fit(st, Classification(model, 2), d, v, cfg)
+    assert cfg.shard_size(3) == 2
+    assert jax.tree_util.tree_leaves(program.compiled.args_info[0][0])[0].shape[0] == 2  # compiled for a shard
+    two = [fit(st, Classification(model, 2), d, v, cfg, program=program) for _ in range(2)]
+    chex.assert_trees_all_equal(two[0].state, two[1].state)  # deterministic
+    chex.assert_trees_all_equal_shapes(two[0].state, one.state)
+    chex.assert_trees_all_close(two[0].state.params, one.state.params, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(two[0].epochs_run, one.epochs_run)
+    np.testing.assert_array_equal(two[0].best_epoch, one.best_epoch)
+    for k in one.history:
+        np.testing.assert_allclose(two[0].history[k], one.history[k], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="member_threads must be a positive int"):
+        FitConfig(epochs=1, member_threads=0)
 
 
 def test_no_retrace_per_host_call():
