@@ -6,7 +6,8 @@ a lean NumPy loop that skips the text's extra validation pass and sklearn calls 
     and two at a time in the experiment's threads;
   * end-to-end `training_wall_seconds` of `architecture_comparison --preset seed --seeds 1`, with an
     empty persistent compile cache (cold) and again with it filled (warm), each in a fresh process;
-  * N = 8 seeds: one vmapped program vs N sequential runs sharing one compile vs N cold runs;
+  * N = 8 seeds: one vmapped program (one thread, and its members in two shards on two threads)
+    vs N sequential runs sharing one compile vs N cold runs;
   * both cores: training wall vs the sum of per-model (init + compile + train);
   * achieved GFLOP/s of the Wide model vs this machine's measured float32 matmul peak.
 
@@ -46,11 +47,11 @@ def _parts(feats):
     return model, make_optimizer("sgd", 1e-3), Classification(model, 2)
 
 
-def _jax_run(splits, feats, seeds, epochs, shared=None):
+def _jax_run(splits, feats, seeds, epochs, shared=None, member_threads=1):
     """init + compile + train one architecture for `seeds` as one program; returns timings.
     shared: the result of an earlier call whose model, optimizer and compiled program are reused."""
     model, tx, obj = (shared["model"], shared["tx"], shared["obj"]) if shared else _parts(feats)
-    cfg = FitConfig(epochs=epochs, batch_size=32, progress=False)
+    cfg = FitConfig(epochs=epochs, batch_size=32, progress=False, member_threads=member_threads)
     t0 = time.perf_counter()
     state = jax.block_until_ready(create_states(model, tx, seeds, splits.train["x"]))
     init_s = time.perf_counter() - t0
@@ -126,12 +127,16 @@ def main(argv=None) -> dict:
     # 3. N seeds (persistent cache off in this process: every compile here is cold).
     n = args.seeds
     seeds = list(range(n))
-    vmapped = sequential = separate = 0.0
+    vmapped = vmapped_threads = sequential = separate = 0.0
     alone = {}  # 1 seed, each model trained alone (no other thread): the sequential training time
+    threads = min(2, os.cpu_count() or 1)
     for name, feats in archs.items():
         jax.clear_caches()
         r = _jax_run(splits, feats, seeds, epochs)
         vmapped += r["total"]
+        # The same, its member axis in `threads` shards on threads through one program (member_threads).
+        jax.clear_caches()
+        vmapped_threads += _jax_run(splits, feats, seeds, epochs, member_threads=threads)["total"]
         # N sequential runs sharing one compile: one member at a time through one [1]-member program.
         jax.clear_caches()
         t0 = time.perf_counter()
@@ -144,8 +149,8 @@ def main(argv=None) -> dict:
         for feats in archs.values():
             jax.clear_caches()
             separate += _jax_run(splits, feats, [0], epochs)["total"]
-    print(f"N={n}: vmapped {vmapped:.2f} s, sequential-shared {sequential:.2f} s, separate-cold {separate:.2f} s",
-          flush=True)
+    print(f"N={n}: vmapped {vmapped:.2f} s ({threads} member threads: {vmapped_threads:.2f} s), "
+          f"sequential-shared {sequential:.2f} s, separate-cold {separate:.2f} s", flush=True)
 
     train_seq = sum(alone.values())
 
@@ -175,6 +180,9 @@ def main(argv=None) -> dict:
          + "; compile per model: " + ", ".join(f"{k} {m['compile_seconds']:.2f}" for k, m in warm["models"].items())],
         [f"N={n} seeds, one vmapped program per model (cold)", f"{vmapped:.3f}", "",
          f"{sequential / vmapped:.2f}× faster than sequential, {separate / vmapped:.2f}× than separate cold"],
+        [f"N={n} seeds, one vmapped program per model, members on {threads} threads (member_threads={threads})",
+         f"{vmapped_threads:.3f}", "", f"{sequential / vmapped_threads:.2f}× faster than sequential, "
+         f"{separate / vmapped_threads:.2f}× than separate cold"],
         [f"N={n} sequential runs sharing one compile", f"{sequential:.3f}", "", ""],
         [f"N={n} separate cold runs", f"{separate:.3f}", "", ""],
         ["both cores: training wall / Σ(init+compile+train)",
@@ -195,7 +203,8 @@ def main(argv=None) -> dict:
                                       "sum_compile_plus_train_seconds")},
         "models": cold["models"],
         "training_wall_seconds": tw,
-        "n_seeds": {"n": n, "vmapped_seconds": vmapped, "sequential_shared_compile_seconds": sequential,
+        "n_seeds": {"n": n, "vmapped_seconds": vmapped, "vmapped_member_threads": threads,
+                    "vmapped_threaded_seconds": vmapped_threads, "sequential_shared_compile_seconds": sequential,
                     "separate_cold_seconds": separate},
         "wide_gflops": gflops, "matmul_peak_gflops": peak, "wide_flops": flops,
         "table": rows,
