@@ -24,6 +24,7 @@ from jaxnets.train import (
     predict_logits,
     set_learning_rates,
 )
+from jaxnets.train.loop import LogLayout
 
 QUIET = dict(progress=False)
 
@@ -105,6 +106,17 @@ def test_same_seed_same_numbers_and_members_are_independent():
     alone = fit(create_states(model, make_optimizer("adam", 1e-2), [1], d["x"]), Classification(model, 3), d, None, cfg)
     chex.assert_trees_all_close(member(runs[0].state, 1).params, member(alone.state, 0).params, rtol=1e-5, atol=1e-6)
     assert not np.allclose(runs[0].state.params["output"]["kernel"][0], runs[0].state.params["output"]["kernel"][1])
+
+
+def test_log_layout_packs_per_dtype_and_unpacks_exactly():
+    """Each epoch's logs leave the program packed (one vector per dtype); the host gets the tree back,
+    leaves of any shape and dtype, with the leading [members, epochs] axes of the program."""
+    layout = LogLayout()
+    tree = lambda i: {"a": i * 1.5, "b": {"v": jnp.arange(3.0) + i, "ok": i % 2 == 0}, "n": i.astype(jnp.int32) * 7}
+    packed = jax.jit(jax.vmap(jax.vmap(lambda i: layout.pack(tree(i)))))(jnp.arange(8.0).reshape(2, 4))
+    assert sorted(packed) == ["bool", "float32", "int32"] and packed["float32"].shape == (2, 4, 4)
+    got = layout.unpack(jax.device_get(packed))
+    chex.assert_trees_all_equal(got, jax.vmap(jax.vmap(tree))(jnp.arange(8.0).reshape(2, 4)))
 
 
 def test_member_threads_shard_the_members_through_one_program():
