@@ -17,6 +17,8 @@ from jaxnets.train import (
     create_state,
     create_states,
     fit,
+    lower_fit,
+    lower_states,
     make_optimizer,
     make_schedule,
     make_train_step,
@@ -106,6 +108,25 @@ def test_same_seed_same_numbers_and_members_are_independent():
     alone = fit(create_states(model, make_optimizer("adam", 1e-2), [1], d["x"]), Classification(model, 3), d, None, cfg)
     chex.assert_trees_all_close(member(runs[0].state, 1).params, member(alone.state, 0).params, rtol=1e-5, atol=1e-6)
     assert not np.allclose(runs[0].state.params["output"]["kernel"][0], runs[0].state.params["output"]["kernel"][1])
+
+
+def test_lowering_apart_from_compiling_gives_the_same_run():
+    """lower_states / lower_fit (tracing, Python) then run / compile (XLA) — the split the experiments
+    use to lower one model while another compiles — give exactly create_states + compile_fit's run,
+    and the training program can be lowered from the state's shapes alone, before the init has run."""
+    d = _toy()
+    model, tx, obj = MLP((8, 1)), make_optimizer("adam", 1e-2), Classification(MLP((8, 1)), 2)
+    cfg = FitConfig(epochs=4, batch_size=16, **QUIET)
+    init = lower_states(model, tx, [0, 7], d["x"])
+    chex.assert_trees_all_equal_shapes_and_dtypes(init.shapes, create_states(model, tx, [0, 7], d["x"]))
+    state = init.run()
+    chex.assert_trees_all_equal(state, create_states(model, tx, [0, 7], d["x"]))
+    program = lower_fit(init.shapes, obj, d, d, cfg).compile()
+    ours = fit(state, obj, d, d, cfg, program=program)
+    chex.assert_trees_all_equal(ours.state, fit(state, obj, d, d, cfg).state)
+    single = create_state(model, tx, jax.random.PRNGKey(3), d["x"])  # no member axis: stacked by shape
+    r = fit(single, obj, d, None, cfg, program=compile_fit(single, obj, d, None, cfg))
+    assert r.state.step.shape == ()
 
 
 def test_log_layout_packs_per_dtype_and_unpacks_exactly():

@@ -376,29 +376,54 @@ def _device_data(d: dict | None):
 CONCURRENT_COMPILER_OPTIONS = {"xla_cpu_parallel_codegen_split_count": 1}
 
 
+@dataclasses.dataclass(frozen=True)
+class LoweredFit:
+    """`compile_fit` in two halves: the traced and lowered program (Python work, done) and its XLA
+    compile (`compile`, which releases the GIL), so one thread can lower the next model's programs
+    while others compile. lower_seconds: the tracing and lowering time, counted in compile_seconds."""
+
+    lowered: Any
+    config: FitConfig
+    lower_seconds: float
+    shuffled_examples: int | None
+    log_layout: LogLayout
+
+    def compile(self, compiler_options: dict | None = None) -> FitProgram:
+        t0 = time.perf_counter()
+        options = {**TRAIN_COMPILER_OPTIONS, **(compiler_options or {})}
+        compiled = self.lowered.compile(compiler_options=options if jax.default_backend() == "cpu" else None)
+        return FitProgram(compiled, self.config, self.lower_seconds + time.perf_counter() - t0,
+                          self.shuffled_examples, self.log_layout)
+
+
 def compile_fit(state: TrainState, objective, train: dict, val: dict | None, config: FitConfig,
                 compiler_options: dict | None = None) -> FitProgram:
     """Compile the training program for these shapes ahead of time (timed separately), so callers can
     compile several models first and then time their training alone. `fit(..., program=p)` uses it.
     compiler_options: XLA options added to the defaults (CPU only), e.g. CONCURRENT_COMPILER_OPTIONS."""
-    mode = config.members
-    if state.num_members is None:
-        state = stack([state])
-    chunk = config.chunk
-    layout = LogLayout()
-    one = make_run_chunk(objective, config, val is not None, skip_frozen=mode == "map", layout=layout)
-    n = jax.tree_util.tree_leaves(train)[0].shape[0]
-    members = config.shard_size(state.num_members)  # the program's member axis (see member_threads)
-    host_orders = config.shuffle and precompute_fits(members, chunk, n)
+    return lower_fit(state, objective, train, val, config).compile(compiler_options)
 
-    def run_members(c, t, v, ids, orders=None):  # orders: [members, chunk, n_batches, batch] or None
-        if mode == "vmap":
-            return jax.vmap(one, in_axes=(0, None, None, None, 0 if host_orders else None))(c, t, v, ids, orders)
-        return jax.lax.map(lambda m: one(m[0], t, v, ids, m[1]), (c, orders))
 
-    run = jax.jit(run_members)
+def lower_fit(state: TrainState, objective, train: dict, val: dict | None, config: FitConfig) -> LoweredFit:
+    """Trace and lower the training program without compiling it (see `LoweredFit`). state: a
+    TrainState or its shapes (`lower_states(...).shapes`): only shapes and dtypes are read."""
     t0 = time.perf_counter()
+    mode = config.members
     with paused_gc():
+        if state.num_members is None:
+            state = jax.eval_shape(lambda s: stack([s]), state)
+        chunk = config.chunk
+        layout = LogLayout()
+        one = make_run_chunk(objective, config, val is not None, skip_frozen=mode == "map", layout=layout)
+        n = jax.tree_util.tree_leaves(train)[0].shape[0]
+        members = config.shard_size(state.num_members)  # the program's member axis (see member_threads)
+        host_orders = config.shuffle and precompute_fits(members, chunk, n)
+
+        def run_members(c, t, v, ids, orders=None):  # orders: [members, chunk, n_batches, batch] or None
+            if mode == "vmap":
+                return jax.vmap(one, in_axes=(0, None, None, None, 0 if host_orders else None))(c, t, v, ids, orders)
+            return jax.lax.map(lambda m: one(m[0], t, v, ids, m[1]), (c, orders))
+
         carry = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct((members, *a.shape[1:]), a.dtype),
                                        jax.eval_shape(init_carry, state))
         ids = jax.ShapeDtypeStruct((chunk,), jnp.int32)
@@ -406,10 +431,8 @@ def compile_fit(state: TrainState, objective, train: dict, val: dict | None, con
         if host_orders:
             n_batches = math.ceil(n / config.batch_size)
             orders = jax.ShapeDtypeStruct((members, chunk, n_batches, config.batch_size), jnp.int32)
-        lowered = run.lower(carry, _device_data(train), _device_data(val), ids, orders)
-        options = {**TRAIN_COMPILER_OPTIONS, **(compiler_options or {})}
-        compiled = lowered.compile(compiler_options=options if jax.default_backend() == "cpu" else None)
-    return FitProgram(compiled, config, time.perf_counter() - t0, n if host_orders else None, layout)
+        lowered = jax.jit(run_members).lower(carry, _device_data(train), _device_data(val), ids, orders)
+    return LoweredFit(lowered, config, time.perf_counter() - t0, n if host_orders else None, layout)
 
 
 def fit(

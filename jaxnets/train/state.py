@@ -1,6 +1,7 @@
 """TrainState: everything a step reads and writes, as one pytree (vmappable, checkpointable)."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -74,24 +75,63 @@ _init_many_cpu = jax.jit(_init_many, static_argnums=(0, 1), compiler_options=_IN
 _init_many_default = jax.jit(_init_many, static_argnums=(0, 1))
 
 
-def _initialise(model, tx, keys, sample_x) -> TrainState:
+def _first_example(sample_x) -> np.ndarray:
     # Host-side slice: slicing a NumPy array compiles nothing (a cold start compiles every eager op).
-    x1 = np.asarray(sample_x[:1] if isinstance(sample_x, jax.Array) else np.asarray(sample_x)[:1])
-    fn = _init_many_cpu if jax.default_backend() == "cpu" else _init_many_default
+    return np.asarray(sample_x[:1] if isinstance(sample_x, jax.Array) else np.asarray(sample_x)[:1])
+
+
+def _init_jit():
+    return _init_many_cpu if jax.default_backend() == "cpu" else _init_many_default
+
+
+def _initialise(model, tx, keys, sample_x) -> TrainState:
+    x1 = _first_example(sample_x)
     with paused_gc():
-        return fn(model, tx, keys, x1).replace(apply_fn=model.apply, tx=tx, input_shape=tuple(x1.shape[1:]))
+        return _init_jit()(model, tx, keys, x1).replace(apply_fn=model.apply, tx=tx, input_shape=tuple(x1.shape[1:]))
+
+
+def _seed_keys(seeds) -> jax.Array:
+    seeds = np.asarray(seeds)
+    if seeds.ndim != 1 or seeds.size == 0:
+        raise ValueError(f"seeds must be a non-empty 1-D sequence, got shape {seeds.shape}")
+    if not np.issubdtype(seeds.dtype, np.integer) or seeds.min() < 0 or seeds.max() >= 2**32:
+        raise ValueError(f"seeds must be integers in [0, 2**32), got {seeds.tolist()}")
+    return prng_keys(seeds)
 
 
 def create_states(
     model: nn.Module, tx: optax.GradientTransformation, seeds: Sequence[int] | jax.Array, sample_x
 ) -> TrainState:
     """N independently initialised members stacked on a leading axis (one per seed), built by vmap."""
-    seeds = np.asarray(seeds)
-    if seeds.ndim != 1 or seeds.size == 0:
-        raise ValueError(f"seeds must be a non-empty 1-D sequence, got shape {seeds.shape}")
-    if not np.issubdtype(seeds.dtype, np.integer) or seeds.min() < 0 or seeds.max() >= 2**32:
-        raise ValueError(f"seeds must be integers in [0, 2**32), got {seeds.tolist()}")
-    return _initialise(model, tx, prng_keys(seeds), sample_x)
+    return _initialise(model, tx, _seed_keys(seeds), sample_x)
+
+
+@dataclasses.dataclass(frozen=True)
+class LoweredStates:
+    """`create_states` in two halves: tracing and lowering the initialiser (Python, holds the GIL),
+    then compiling and running it (`run`, XLA: releases the GIL). A caller building several models
+    lowers the next one while this one compiles on another thread. `shapes` is the state's structure
+    (ShapeDtypeStruct leaves), enough to lower the training program (`lower_fit`) before `run`."""
+
+    lowered: Any
+    keys: jax.Array
+    x1: np.ndarray
+    shapes: TrainState
+
+    def run(self) -> TrainState:
+        """Compile and run the initialiser: the same numbers as `create_states`."""
+        state = self.lowered.compile()(self.keys, self.x1)
+        return state.replace(apply_fn=self.shapes.apply_fn, tx=self.shapes.tx, input_shape=self.shapes.input_shape)
+
+
+def lower_states(model: nn.Module, tx: optax.GradientTransformation, seeds: Sequence[int] | jax.Array,
+                 sample_x) -> LoweredStates:
+    """Trace and lower the initialiser of `create_states(model, tx, seeds, sample_x)` without compiling it."""
+    keys, x1 = _seed_keys(seeds), _first_example(sample_x)
+    with paused_gc():
+        lowered = _init_jit().lower(model, tx, keys, x1)
+    shapes = lowered.out_info.replace(apply_fn=model.apply, tx=tx, input_shape=tuple(x1.shape[1:]))
+    return LoweredStates(lowered, keys, x1, shapes)
 
 
 def prng_keys(seeds: np.ndarray) -> jax.Array:
