@@ -42,7 +42,7 @@ class FitConfig:
     member_threads: run the member axis as this many equal shards at once, each from its own host
     thread through the one program compiled for a shard (padded with a copy of the last member when
     they do not divide evenly). On a multi-core CPU a small model's program keeps about one core
-    busy, so N seeds train faster on several threads (8 seeds of the seed's MLPs: 1.5x on 2 cores).
+    busy, so N seeds train faster on several threads (8 seeds of the seed's MLPs: 1.4x on 2 cores).
     The numbers match one thread to float rounding (a shard is a smaller batch of members, which XLA
     may tile differently) and repeat bit-for-bit. Keep 1 when models already train side by side.
     """
