@@ -2,9 +2,14 @@
 
 * XLA:CPU's newer fusion emitters made compiling the small scan-heavy programs jaxnets builds
   1.6x slower here (5.73 s vs 3.57 s for the seed's four MLPs), with no measured run-time gain
-  (see README, "Speed"), so they are turned off
-  unless XLA_FLAGS already says otherwise. This must happen before JAX creates its CPU backend.
+  (see README, "Speed"), so they are turned off.
+* LLVM's loop unroller is turned off for XLA:CPU kernels: the four seed MLPs' training programs
+  compile 20-30 % faster (1.60-1.84 -> 1.22-1.31 s), train 1.5 % slower (0.666 -> 0.677 s), and end
+  with bit-identical parameters (unrolling does not reorder floating-point operations).
 * The persistent compilation cache makes a rerun compile (almost) nothing.
+
+An XLA flag is skipped when XLA_FLAGS already sets that option. The flags must be set before JAX
+creates its CPU backend (`import jaxnets` does it).
 """
 from __future__ import annotations
 
@@ -13,13 +18,19 @@ import gc
 import os
 from pathlib import Path
 
-_FAST_COMPILE_FLAG = "--xla_cpu_use_fusion_emitters=false"
+# option name -> the flag jaxnets sets when XLA_FLAGS does not mention that option.
+DEFAULT_XLA_FLAGS = {
+    "xla_cpu_use_fusion_emitters": "--xla_cpu_use_fusion_emitters=false",
+    # A backend-option map: per program via compiler_options it is rejected, so it is process-wide.
+    "xla_backend_extra_options": "--xla_backend_extra_options=xla_cpu_disable_loop_unrolling",
+}
 
 
 def set_default_xla_flags() -> None:
     flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_cpu_use_fusion_emitters" not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} {_FAST_COMPILE_FLAG}".strip()
+    added = [flag for option, flag in DEFAULT_XLA_FLAGS.items() if option not in flags]
+    if added:
+        os.environ["XLA_FLAGS"] = " ".join([flags, *added]).strip()
 
 
 def default_cache_dir() -> Path:

@@ -1,3 +1,5 @@
+import os
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -108,6 +110,25 @@ def test_same_seed_same_numbers_and_members_are_independent():
     alone = fit(create_states(model, make_optimizer("adam", 1e-2), [1], d["x"]), Classification(model, 3), d, None, cfg)
     chex.assert_trees_all_close(member(runs[0].state, 1).params, member(alone.state, 0).params, rtol=1e-5, atol=1e-6)
     assert not np.allclose(runs[0].state.params["output"]["kernel"][0], runs[0].state.params["output"]["kernel"][1])
+
+
+def test_one_member_is_built_without_vmap_and_draws_the_same_numbers(monkeypatch):
+    """A 1-member state and program skip vmap (less to trace); the initial parameters are exactly those
+    of that seed inside a vmapped init, and the 1-member run matches the vmapped member to rounding."""
+    d = _toy(k=3)
+    model, tx, obj = MLP((12, 3)), make_optimizer("adam", 1e-2), Classification(MLP((12, 3)), 3)
+    cfg = FitConfig(epochs=3, batch_size=8, **QUIET)
+    with monkeypatch.context() as m:
+        def no_vmap(*a, **k):
+            raise AssertionError("vmap traced")
+        m.setattr(jax, "vmap", no_vmap)
+        lower_fit(lower_states(model, tx, [2], d["x"]).shapes, obj, d, d, cfg)
+        with pytest.raises(AssertionError, match="vmap traced"):  # the patch bites where vmap is needed
+            lower_states(model, tx, [5, 2], d["x"])
+    one, many = create_states(model, tx, [2], d["x"]), create_states(model, tx, [5, 2], d["x"])
+    chex.assert_trees_all_equal(member(one, 0), member(many, 1))
+    alone, both = fit(one, obj, d, d, cfg), fit(many, obj, d, d, cfg)
+    chex.assert_trees_all_close(member(alone.state, 0).params, member(both.state, 1).params, rtol=1e-5, atol=1e-6)
 
 
 def test_lowering_apart_from_compiling_gives_the_same_run():
@@ -298,3 +319,17 @@ def test_schedules_drive_the_injected_learning_rate():
         make_schedule("triangle", 1e-2, 10)
     with pytest.raises(ValueError, match="needs total_steps"):
         make_schedule("cosine", 1e-2)
+
+
+def test_default_xla_flags_keep_the_users_own(monkeypatch):
+    """jaxnets adds its XLA:CPU defaults only for options XLA_FLAGS does not already set."""
+    from jaxnets.runtime import DEFAULT_XLA_FLAGS, set_default_xla_flags
+
+    monkeypatch.setenv("XLA_FLAGS", "--xla_backend_extra_options=mine --xla_dump_to=/tmp/x")
+    set_default_xla_flags()
+    flags = os.environ["XLA_FLAGS"].split()
+    assert flags[:2] == ["--xla_backend_extra_options=mine", "--xla_dump_to=/tmp/x"]
+    assert flags[2:] == [DEFAULT_XLA_FLAGS["xla_cpu_use_fusion_emitters"]]
+    monkeypatch.delenv("XLA_FLAGS")
+    set_default_xla_flags()
+    assert os.environ["XLA_FLAGS"].split() == list(DEFAULT_XLA_FLAGS.values())

@@ -420,6 +420,9 @@ def lower_fit(state: TrainState, objective, train: dict, val: dict | None, confi
         host_orders = config.shuffle and precompute_fits(members, chunk, n)
 
         def run_members(c, t, v, ids, orders=None):  # orders: [members, chunk, n_batches, batch] or None
+            if members == 1:  # no vmap to trace: the seed's four MLPs trace ~0.09 s faster
+                first = lambda tree: jax.tree_util.tree_map(lambda a: a[0], tree)
+                return jax.tree_util.tree_map(lambda a: a[None], one(first(c), t, v, ids, first(orders)))
             if mode == "vmap":
                 return jax.vmap(one, in_axes=(0, None, None, None, 0 if host_orders else None))(c, t, v, ids, orders)
             return jax.lax.map(lambda m: one(m[0], t, v, ids, m[1]), (c, orders))

@@ -66,6 +66,10 @@ def _init(model: nn.Module, tx: optax.GradientTransformation, rng: jax.Array, sa
 
 
 def _init_many(model: nn.Module, tx: optax.GradientTransformation, keys: jax.Array, x1: jax.Array) -> TrainState:
+    if keys.shape[0] == 1:
+        # One member: no vmap to trace (the seed's four MLPs lower 0.08-0.12 s faster); the same
+        # numbers, since every Threefry draw depends only on its own key.
+        return jax.tree_util.tree_map(lambda a: a[None], _init(model, tx, keys[0], x1))
     return jax.vmap(lambda k: _init(model, tx, k, x1))(keys)
 
 
