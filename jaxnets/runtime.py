@@ -5,7 +5,9 @@
   (see README, "Speed"), so they are turned off.
 * LLVM's loop unroller is turned off for XLA:CPU kernels: the four seed MLPs' training programs
   compile 20-30 % faster (1.60-1.84 -> 1.22-1.31 s), train 1.5 % slower (0.666 -> 0.677 s), and end
-  with bit-identical parameters (unrolling does not reorder floating-point operations).
+  with bit-identical parameters. Kernels with exp / log / tanh may round differently in the last bit
+  (logged losses and RNN gradient norms moved ~1e-7 relative), so long chaotic runs (GANs) end
+  differently; every run is still deterministic.
 * The persistent compilation cache makes a rerun compile (almost) nothing.
 
 An XLA flag is skipped when XLA_FLAGS already sets that option. The flags must be set before JAX
