@@ -67,7 +67,7 @@ def run(argv=None) -> dict:
 
     def job(name: str):
         def train() -> dict:
-            fr = fit_seeds(model, Reconstruction(model, **VARIANTS[name]), tr, va, seeds=preset.seeds,
+            fr = fit_seeds(model, Reconstruction(**VARIANTS[name]), tr, va, seeds=preset.seeds,
                            epochs=preset.epochs, learning_rate=preset.learning_rate, batch_size=preset.batch_size,
                            patience=preset.patience, name=name, progress=not args.no_progress)
             params = fr.state.params

@@ -81,7 +81,7 @@ def run(argv=None) -> dict:
     def job(noise: float):
         def train() -> dict:
             model = Autoencoder(input_shape=(ds.x.shape[1],), latent_dim=preset.latent, hidden=preset.hidden)
-            obj = Reconstruction(model, noise="gaussian" if noise else "none", noise_level=noise)
+            obj = Reconstruction(noise="gaussian" if noise else "none", noise_level=noise)
             fr = fit_seeds(model, obj, tr, va, seeds=preset.seeds, epochs=preset.epochs,
                            learning_rate=preset.learning_rate, batch_size=preset.batch_size, patience=preset.patience,
                            name="dae" if noise else "ae", progress=not args.no_progress)
@@ -94,7 +94,7 @@ def run(argv=None) -> dict:
 
     def vae_job() -> dict:
         model = VAE(input_shape=(ds.x.shape[1],), latent_dim=preset.latent, hidden=preset.hidden, likelihood="gaussian")
-        fr = fit_seeds(model, ELBO(model), tr, va, seeds=preset.seeds, epochs=preset.epochs,
+        fr = fit_seeds(model, ELBO(), tr, va, seeds=preset.seeds, epochs=preset.epochs,
                        learning_rate=preset.learning_rate, batch_size=preset.batch_size, patience=preset.patience,
                        name="vae", progress=not args.no_progress)
 

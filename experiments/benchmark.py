@@ -2,14 +2,15 @@
 
 Rows (one run each, this machine, ratios against the NumPy loop that does the text's per-epoch work;
 a lean NumPy loop that skips the text's extra validation pass and sklearn calls is shown beside it):
-  * training time with compile excluded, 1 seed, the four seed architectures: each trained alone,
-    and two at a time in the experiment's threads;
+  * training time with compile excluded, 1 seed, the four seed architectures: each trained alone on
+    one device, and as the experiment trains them (a device each, side by side);
   * end-to-end `training_wall_seconds` of `architecture_comparison --preset seed --seeds 1`, with an
     empty persistent compile cache (cold) and again with it filled (warm), each in a fresh process;
-  * N = 8 seeds: one vmapped program (one thread, and its members in two shards on two threads)
-    vs N sequential runs sharing one compile vs N cold runs;
-  * both cores: training wall vs the sum of per-model (init + compile + train);
+  * N = 8 seeds: one program per model with the member axis on 1 device and on 2 devices, vs N
+    sequential runs sharing one compile vs N cold runs;
+  * the training program's temporary memory for 1k vs 16k examples (it must not grow with the data);
   * achieved GFLOP/s of the Wide model vs this machine's measured float32 matmul peak.
+The headline figures also go into results.json's `ratios` object (name -> number).
 
     python -m experiments.benchmark [--out DIR] [--quick]
 """
@@ -27,9 +28,11 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from experiments.architecture_comparison import ARCHITECTURES, PRESETS
 from experiments.baselines import numpy_seed, torch_seed
+from jaxnets import distributed, setup_cpu
 from jaxnets.data import load_embedded, prepare
 from jaxnets.models import MLP
 from jaxnets.report import markdown_table, write_json
@@ -44,21 +47,41 @@ def _splits():
 
 def _parts(feats):
     model = MLP(feats, activation="relu", kernel_init="xavier_uniform")
-    return model, make_optimizer("sgd", 1e-3), Classification(model, 2)
+    return model, make_optimizer("sgd", 1e-3), Classification(2)
 
 
-def _jax_run(splits, feats, seeds, epochs, shared=None, member_threads=1):
-    """init + compile + train one architecture for `seeds` as one program; returns timings.
-    shared: the result of an earlier call whose model, optimizer and compiled program are reused."""
+def _mesh(devices: int):
+    return distributed.make_mesh(devices=jax.devices()[:devices])
+
+
+def _jax_run(splits, feats, seeds, epochs, shared=None, devices=1):
+    """init + compile + train one architecture for `seeds` as one program on `devices` devices (the
+    member axis); returns timings. shared: an earlier call's result whose parts and program are reused."""
     model, tx, obj = (shared["model"], shared["tx"], shared["obj"]) if shared else _parts(feats)
-    cfg = FitConfig(epochs=epochs, batch_size=32, progress=False, member_threads=member_threads)
+    cfg = FitConfig(epochs=epochs, batch_size=32, progress=False)
+    mesh = _mesh(devices)
     t0 = time.perf_counter()
-    state = jax.block_until_ready(create_states(model, tx, seeds, splits.train["x"]))
+    state = jax.block_until_ready(create_states(model, tx, seeds, splits.train["x"], mesh=mesh))
     init_s = time.perf_counter() - t0
-    program = shared["program"] if shared else compile_fit(state, obj, splits.train, splits.val, cfg)
-    r = fit(state, obj, splits.train, splits.val, cfg, program=program)
+    program = shared["program"] if shared else compile_fit(state, obj, splits.train, splits.val, cfg, mesh=mesh)
+    r = fit(state, obj, splits.train, splits.val, cfg, mesh=mesh, program=program)
     return {"init": init_s, "compile": 0.0 if shared else program.compile_seconds, "train": r.train_seconds,
             "total": time.perf_counter() - t0, "program": program, "model": model, "tx": tx, "obj": obj}
+
+
+def temp_bytes(n_small: int = 1024, factor: int = 16) -> tuple[int, int]:
+    """Temporary memory of the training program (XLA's own count: noise-free) for n and factor x n
+    examples of 64 features: an MLP (128, 128, 10), batch 256, 2 seeds, one device."""
+    sizes = []
+    for n in (n_small, factor * n_small):
+        rng = np.random.default_rng(0)
+        d = {"x": rng.normal(size=(n, 64)).astype(np.float32), "y": rng.integers(0, 10, n).astype(np.int32)}
+        model = MLP((128, 128, 10))
+        state = create_states(model, make_optimizer("adam", 1e-3), [0, 1], d["x"], mesh=_mesh(1))
+        program = compile_fit(state, Classification(10), d, None, FitConfig(epochs=2, batch_size=256, progress=False),
+                              mesh=_mesh(1))
+        sizes.append(int(program.chunk.memory_analysis().temp_size_in_bytes))
+    return sizes[0], sizes[1]
 
 
 def _experiment_wall(cache: Path, epochs: int) -> dict:
@@ -96,8 +119,9 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(prog="python -m experiments.benchmark", description=__doc__)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--quick", action="store_true", help="50 epochs instead of 500 (smoke test)")
-    ap.add_argument("--seeds", type=int, default=8, help="N for the vmapped-seeds rows")
+    ap.add_argument("--seeds", type=int, default=8, help="N for the N-seeds rows")
     args = ap.parse_args(argv)
+    devices = setup_cpu()  # one JAX device per core (2 on the reference machine)
     out = args.out or Path("runs") / "benchmark" / time.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     epochs = 50 if args.quick else PRESETS["seed"].epochs
@@ -127,16 +151,16 @@ def main(argv=None) -> dict:
     # 3. N seeds (persistent cache off in this process: every compile here is cold).
     n = args.seeds
     seeds = list(range(n))
-    vmapped = vmapped_threads = sequential = separate = 0.0
-    alone = {}  # 1 seed, each model trained alone (no other thread): the sequential training time
-    threads = min(2, os.cpu_count() or 1)
+    two = min(2, devices)
+    one_dev = two_dev = one_dev_train = two_dev_train = sequential = separate = 0.0
+    alone = {}  # 1 seed, each model trained alone (nothing else running): the sequential training time
     for name, feats in archs.items():
         jax.clear_caches()
-        r = _jax_run(splits, feats, seeds, epochs)
-        vmapped += r["total"]
-        # The same, its member axis in `threads` shards on threads through one program (member_threads).
+        r = _jax_run(splits, feats, seeds, epochs, devices=1)
+        one_dev, one_dev_train = one_dev + r["total"], one_dev_train + r["train"]
         jax.clear_caches()
-        vmapped_threads += _jax_run(splits, feats, seeds, epochs, member_threads=threads)["total"]
+        r = _jax_run(splits, feats, seeds, epochs, devices=two)  # the member axis split over two devices
+        two_dev, two_dev_train = two_dev + r["total"], two_dev_train + r["train"]
         # N sequential runs sharing one compile: one member at a time through one [1]-member program.
         jax.clear_caches()
         t0 = time.perf_counter()
@@ -149,8 +173,10 @@ def main(argv=None) -> dict:
         for feats in archs.values():
             jax.clear_caches()
             separate += _jax_run(splits, feats, [0], epochs)["total"]
-    print(f"N={n}: vmapped {vmapped:.2f} s ({threads} member threads: {vmapped_threads:.2f} s), "
-          f"sequential-shared {sequential:.2f} s, separate-cold {separate:.2f} s", flush=True)
+    print(f"N={n}: 1 device {one_dev:.2f} s (train {one_dev_train:.2f}), {two} devices {two_dev:.2f} s "
+          f"(train {two_dev_train:.2f}), sequential-shared {sequential:.2f} s, separate-cold {separate:.2f} s",
+          flush=True)
+    small_bytes, big_bytes = temp_bytes()
 
     train_seq = sum(alone.values())
 
@@ -170,7 +196,8 @@ def main(argv=None) -> dict:
         ["jaxnets train, compile excluded, models one after another (each alone)", f"{train_seq:.3f}",
          f"{numpy_s / train_seq:.1f}×",
          (f"vs PyTorch {torch_s / train_seq:.1f}×, " if torch_s else "") + vs_lean(train_seq)],
-        ["jaxnets train, compile excluded, 2 threads (training phase wall)", f"{ph:.3f}", f"{numpy_s / ph:.1f}×",
+        ["jaxnets train, compile excluded, as the experiment runs (training phase wall)", f"{ph:.3f}",
+         f"{numpy_s / ph:.1f}×",
          (f"vs PyTorch {torch_s / ph:.1f}×, " if torch_s else "") + vs_lean(ph)],
         ["jaxnets end-to-end, cold compile (training_wall_seconds)", f"{tw:.3f}", f"{numpy_s / tw:.2f}×",
          vs_lean(tw) + "; init+compile per model: " + ", ".join(
@@ -178,16 +205,19 @@ def main(argv=None) -> dict:
         ["jaxnets end-to-end, warm persistent cache", f"{warm['training_wall_seconds']:.3f}",
          f"{numpy_s / warm['training_wall_seconds']:.2f}×", vs_lean(warm["training_wall_seconds"])
          + "; compile per model: " + ", ".join(f"{k} {m['compile_seconds']:.2f}" for k, m in warm["models"].items())],
-        [f"N={n} seeds, one vmapped program per model (cold)", f"{vmapped:.3f}", "",
-         f"{sequential / vmapped:.2f}× faster than sequential, {separate / vmapped:.2f}× than separate cold"],
-        [f"N={n} seeds, one vmapped program per model, members on {threads} threads (member_threads={threads})",
-         f"{vmapped_threads:.3f}", "", f"{sequential / vmapped_threads:.2f}× faster than sequential, "
-         f"{separate / vmapped_threads:.2f}× than separate cold"],
+        [f"N={n} seeds, one program per model, members on 1 device (cold)", f"{one_dev:.3f}", "",
+         f"{sequential / one_dev:.2f}× faster than sequential, {separate / one_dev:.2f}× than separate cold; "
+         f"training {one_dev_train:.3f} s"],
+        [f"N={n} seeds, one program per model, members on {two} devices (cold)", f"{two_dev:.3f}", "",
+         f"training {two_dev_train:.3f} s: {one_dev_train / two_dev_train:.2f}× the 1-device training; "
+         f"{separate / two_dev:.2f}× faster than separate cold"],
         [f"N={n} sequential runs sharing one compile", f"{sequential:.3f}", "", ""],
         [f"N={n} separate cold runs", f"{separate:.3f}", "", ""],
         ["both cores: training wall / Σ(init+compile+train)",
          f"{tw:.3f} / {cold['sum_compile_plus_train_seconds']:.3f}",
          f"{tw / cold['sum_compile_plus_train_seconds']:.2f}", "≤ 0.7 wanted"],
+        ["training program temporary memory, 1k vs 16k examples", f"{small_bytes:,} / {big_bytes:,} B",
+         f"{big_bytes / small_bytes:.3f}", "must not grow with the data"],
         ["Wide model achieved GFLOP/s vs float32 matmul peak", f"{gflops:.1f} / {peak:.1f}",
          f"{100 * gflops / peak:.0f} %", f"{flops / 1e9:.1f} GFLOP in {alone['wide']:.3f} s"],
     ]
@@ -203,11 +233,25 @@ def main(argv=None) -> dict:
                                       "sum_compile_plus_train_seconds")},
         "models": cold["models"],
         "training_wall_seconds": tw,
-        "n_seeds": {"n": n, "vmapped_seconds": vmapped, "vmapped_member_threads": threads,
-                    "vmapped_threaded_seconds": vmapped_threads, "sequential_shared_compile_seconds": sequential,
-                    "separate_cold_seconds": separate},
+        "n_seeds": {"n": n, "one_device_seconds": one_dev, "one_device_train_seconds": one_dev_train,
+                    "devices": two, "two_device_seconds": two_dev, "two_device_train_seconds": two_dev_train,
+                    "sequential_shared_compile_seconds": sequential, "separate_cold_seconds": separate},
+        "temp_bytes": {"1k": small_bytes, "16k": big_bytes},
+        "device_count": devices,
         "wide_gflops": gflops, "matmul_peak_gflops": peak, "wide_flops": flops,
         "table": rows,
+        "ratios": {
+            "members_2dev_speedup": one_dev_train / two_dev_train,
+            "members_2dev_speedup_with_compile": one_dev / two_dev,
+            "train_vs_numpy": numpy_s / ph,
+            "train_alone_vs_numpy": numpy_s / train_seq,
+            "end_to_end_cold_vs_numpy": numpy_s / tw,
+            "end_to_end_warm_vs_numpy": numpy_s / warm["training_wall_seconds"],
+            "train_vs_torch": None if torch_s is None else torch_s / ph,
+            "seeds_one_program_vs_separate_cold": separate / two_dev,
+            "temp_bytes_growth_16x_data": big_bytes / small_bytes,
+            "wide_peak_fraction": gflops / peak,
+        },
     })
     for m in res["models"].values():
         m.pop("report_seed0", None)

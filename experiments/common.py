@@ -1,10 +1,10 @@
-"""Shared machinery for the comparison experiments: presets, CLI, threaded training, outputs.
+"""Shared machinery for the comparison experiments: presets, CLI, training, outputs.
 
 An experiment module is thin: it declares its presets and model specs and calls `main()`.
-Models are independent programs, so they train from `workers` Python threads: XLA:CPU runs a small
-model on about one core, and two threads keep both cores of a 2-core machine busy. They are built the
-same way: the main thread traces and lowers each model's initialiser and training program (Python,
-under the GIL) while the pool compiles and runs what is already lowered (XLA, without the GIL).
+The CPU is split into one JAX device per core (`jaxnets.runtime.setup_cpu`). Each model's seeds
+are members of one program sharded over every device; with fewer seeds than devices each model
+gets a device of its own (`placement`). Models are built (traced + compiled: XLA releases the GIL)
+and trained from `workers` host threads, so one model compiles while another trains.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import functools
 import json
+import math
 import os
 import platform
 import sys
@@ -25,7 +26,7 @@ import flax.linen as nn
 import jax
 import numpy as np
 
-from jaxnets import enable_compile_cache
+from jaxnets import distributed, enable_compile_cache, setup_cpu
 from jaxnets.checkpoint import Checkpointer
 from jaxnets.data import Splits, load_digit_images, load_embedded, prepare, random_shift
 from jaxnets.metrics import evaluate_classifier, throughput
@@ -33,20 +34,18 @@ from jaxnets.models import MLP, count_params
 from jaxnets.plots import learning_curves, metric_bars
 from jaxnets.report import models_table, write_json
 from jaxnets.train import (
-    CONCURRENT_COMPILER_OPTIONS,
     Augmented,
     Classification,
     FitConfig,
     FitResult,
     TrainState,
+    compile_fit,
+    create_states,
     fit,
-    lower_fit,
-    lower_states,
     make_optimizer,
     make_predict_fn,
     member,
-    predict_logits,
-    probabilities,
+    predict,
     summarize,
 )
 
@@ -160,12 +159,14 @@ def parse_args(name: str, presets: dict[str, Preset], argv: Sequence[str] | None
     p.add_argument("--resume", type=Path, default=None, metavar="DIR",
                    help="continue the run in DIR from its last complete checkpoints")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
-                   help="models trained concurrently (threads)")
+                   help="models built and trained concurrently (host threads)")
+    p.add_argument("--devices", type=int, default=None,
+                   help="split the CPU into this many JAX devices (default: one per core)")
     p.add_argument("--no-compile-cache", action="store_true", help="disable the persistent XLA cache")
     p.add_argument("--cache-dir", type=Path, default=None, help="persistent XLA cache folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
-    for k in ("seeds", "epochs", "checkpoint_every", "workers"):
+    for k in ("seeds", "epochs", "checkpoint_every", "workers", "devices"):
         v = getattr(args, k)
         if v is not None and v < 1:
             p.error(f"--{k.replace('_', '-')} must be >= 1, got {v}")
@@ -198,11 +199,11 @@ def _evaluate(spec: ModelSpec, fr: FitResult, splits, seeds: int) -> tuple[dict,
     this thread, timed later when no other thread competes for the cores)."""
     state = fr.state
     x_test, y_test = splits.test["x"], splits.test["y"]
-    proba = probabilities(predict_logits(state, x_test))  # [members, n, k]
+    proba = predict(state, x_test, output="probabilities")  # [members, n, k]
     per_seed = [evaluate_classifier(proba[i], y_test, splits.class_names) for i in range(seeds)]
     one = member(state, 0)
-    predict = make_predict_fn(one)
-    jax.block_until_ready(predict(jax.device_put(x_test)))
+    predict_fn = make_predict_fn(one)
+    jax.block_until_ready(predict_fn(jax.device_put(x_test)))
     out = {
         **({"features": list(spec.features), "activation": spec.activation} if spec.module is None else {}),
         "architecture": spec.describe(),
@@ -224,7 +225,15 @@ def _evaluate(spec: ModelSpec, fr: FitResult, splits, seeds: int) -> tuple[dict,
     out["confidence_seed0"] = per_seed[0]["confidence"]
     out["confusion_matrix_seed0"] = per_seed[0]["confusion_matrix"]
     out["report_seed0"] = per_seed[0]["report"]
-    return out, predict
+    return out, predict_fn
+
+
+def placement(i: int, seeds: int, devices: Sequence) -> jax.sharding.Mesh:
+    """Model i's mesh: every device on the members axis when its seeds can fill them, else (fewer
+    seeds than devices) a device of its own, round robin, so independent models run side by side."""
+    if seeds >= len(devices):
+        return distributed.make_mesh(devices=devices)
+    return distributed.make_mesh(devices=[devices[i % len(devices)]])
 
 
 def main(name: str, presets: dict[str, Preset], specs: Sequence[ModelSpec], argv=None, *,
@@ -241,6 +250,7 @@ def main(name: str, presets: dict[str, Preset], specs: Sequence[ModelSpec], argv
     preset, preset_name, out, ckpt_every = _resolve(name, presets, args)
     if args.quick and quick_specs is not None:
         specs = quick_specs
+    setup_cpu(args.devices)
     if not args.no_compile_cache:
         enable_compile_cache(args.cache_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -258,25 +268,22 @@ def main(name: str, presets: dict[str, Preset], specs: Sequence[ModelSpec], argv
                        checkpoint_every=ckpt_every, progress=not args.no_progress)
     free_rows = list(range(args.workers))  # progress-bar rows: one per concurrent model
     lock = threading.Lock()
+    devices = jax.devices()
 
-    def lower(spec: ModelSpec):
-        """Phase 1a (this thread): trace and lower the initialiser and the training program."""
+    def build(i: int):
+        """Phase 1: initialise (straight into its sharding) and compile one model's program."""
+        spec = specs[i]
         model = spec.build(preset)
-        objective = Classification(model, ds.num_classes, l2=preset.l2)
+        objective = Classification(ds.num_classes, l2=preset.l2)
         if spec.augment_shift:
             objective = Augmented(objective, functools.partial(random_shift, max_shift=spec.augment_shift))
-        tx = make_optimizer(preset.optimizer, preset.learning_rate)
+        mesh = placement(i, len(seeds), devices)
         t0 = time.perf_counter()
-        init = lower_states(model, tx, seeds, splits.train["x"])
-        init_lower_seconds = time.perf_counter() - t0
-        return model, objective, init, init_lower_seconds, lower_fit(init.shapes, objective, splits.train,
-                                                                     splits.val, config)
-
-    def initialise(init, init_lower_seconds: float):
-        """Phase 1b (a pool thread): compile and run the initialiser."""
-        t0 = time.perf_counter()
-        state = jax.block_until_ready(init.run())
-        return state, init_lower_seconds + time.perf_counter() - t0  # mostly compiling the threefry draws
+        state = jax.block_until_ready(create_states(model, make_optimizer(preset.optimizer, preset.learning_rate),
+                                                    seeds, splits.train["x"], mesh=mesh))
+        init_seconds = time.perf_counter() - t0
+        program = compile_fit(state, objective, splits.train, splits.val, config, mesh=mesh)
+        return state, objective, program, init_seconds, model
 
     def train(spec: ModelSpec, built):
         """Phase 2: train from the compiled program."""
@@ -285,34 +292,26 @@ def main(name: str, presets: dict[str, Preset], specs: Sequence[ModelSpec], argv
         with lock:
             row = free_rows.pop(0)
         try:
-            return fit(state, objective, splits.train, splits.val, config, checkpointer=ckpt,
-                       resume=args.resume is not None, name=spec.name, position=row, program=program)
+            resume = ckpt is not None and args.resume is not None and ckpt.latest_epoch() is not None
+            return fit(state, objective, splits.train, splits.val, config, mesh=program.mesh, checkpointer=ckpt,
+                       resume=resume, name=spec.name, position=row, program=program)
         finally:
             with lock:
                 free_rows.append(row)
             if ckpt is not None:
                 ckpt.close()
 
-    compiler_options = CONCURRENT_COMPILER_OPTIONS if args.workers > 1 else None
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=args.workers) as pool:
-        # Tracing and lowering are Python and hold the GIL; XLA compiles release it. So this thread
-        # lowers every model in turn while the pool compiles what is already lowered (two threads
-        # that each lowered and compiled their own models waited on each other's tracing: the seed's
-        # four MLPs built in 2.31-2.37 s that way, 2.07-2.18 s like this; on a busier host, median of
-        # five 2.79 vs 2.66 s).
-        jobs = []
-        for spec in specs:
-            model, objective, init, init_lower_seconds, lowered = lower(spec)
-            jobs.append((model, objective, pool.submit(initialise, init, init_lower_seconds),
-                         pool.submit(lowered.compile, compiler_options)))
-        built = []  # per spec: (state, objective, program, init_seconds, model)
-        for model, objective, init_job, program_job in jobs:
-            state, init_seconds = init_job.result()
-            built.append((state, objective, program_job.result(), init_seconds, model))
-        t1 = time.perf_counter()
-        # Longest first (parameter count as the cost proxy) balances the two cores best.
-        order = sorted(range(len(specs)), key=lambda i: -count_params(built[i][0].params))
+    with ThreadPoolExecutor(max_workers=args.workers) as pool:  # XLA compiles one program per thread
+        built = list(pool.map(build, range(len(specs))))
+    t1 = time.perf_counter()
+    # Models spanning every device train one after another (two at once contend for the same cores:
+    # measured slower); models on a device each train side by side, one host thread per device.
+    side_by_side = 1 if len(seeds) >= len(devices) else min(args.workers, len(devices))
+    with ThreadPoolExecutor(max_workers=side_by_side) as pool:
+        # Longest first (parameter count as the cost proxy) balances the workers best.
+        size = lambda i: sum(math.prod(a.shape[1:]) for a in jax.tree_util.tree_leaves(built[i][0].params))
+        order = sorted(range(len(specs)), key=lambda i: -size(i))
         done = pool.map(lambda i: train(specs[i], built[i]), order)
         fits = {specs[i].name: f for i, f in zip(order, done)}
     wall = time.perf_counter() - t0
@@ -323,18 +322,18 @@ def main(name: str, presets: dict[str, Preset], specs: Sequence[ModelSpec], argv
     def evaluate(i: int):
         """Phase 3 (threaded: mostly compiling predict/diagnostic programs): metrics and extras."""
         s = specs[i]
-        m, predict = _evaluate(s, fits[s.name], splits, preset.seeds)
+        m, predict_fn = _evaluate(s, fits[s.name], splits, preset.seeds)
         m["init_seconds"] = built[i][3]
         if extra is not None:
             m.update(extra(trained[s.name], splits))
-        return m, predict
+        return m, predict_fn
 
     with ThreadPoolExecutor(max_workers=args.workers) as pool:
         evaluated = list(pool.map(evaluate, range(len(specs))))
     models = {}
     x_test = jax.device_put(splits.test["x"])
-    for s, (m, predict) in zip(specs, evaluated):  # timed one at a time: nothing else running
-        models[s.name] = {**m, "predictions_per_second": throughput(predict, x_test)}
+    for s, (m, predict_fn) in zip(specs, evaluated):  # timed one at a time: nothing else running
+        models[s.name] = {**m, "predictions_per_second": throughput(predict_fn, x_test)}
     results = {
         "experiment": name,
         "preset": preset_name,
@@ -349,6 +348,7 @@ def main(name: str, presets: dict[str, Preset], specs: Sequence[ModelSpec], argv
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "workers": args.workers,
+        "device_count": len(devices),
         "models": models,
         "training_wall_seconds": wall,
         "training_phase_wall_seconds": train_wall,  # compile excluded: all models' training, concurrently

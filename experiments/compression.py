@@ -47,7 +47,7 @@ def run(argv=None) -> dict:
             hidden = () if kind == "linear_ae" else preset.hidden
             model = Autoencoder(input_shape=(64,), latent_dim=k, hidden=hidden,
                                 output_activation="linear" if kind == "linear_ae" else "sigmoid")
-            fr = fit_seeds(model, Reconstruction(model), tr, va, seeds=preset.seeds, epochs=preset.epochs,
+            fr = fit_seeds(model, Reconstruction(), tr, va, seeds=preset.seeds, epochs=preset.epochs,
                            learning_rate=preset.learning_rate, batch_size=preset.batch_size, patience=preset.patience,
                            name=f"{kind} k={k}", progress=not args.no_progress)
             recon = apply_members(model, fr.state.params, te["x"])  # [seeds, n, 64]

@@ -68,7 +68,7 @@ def run(argv=None) -> dict:
     def job(kind: str, noise: str | None):
         def train() -> dict:
             model = model_for(kind)
-            obj = Reconstruction(model, noise=noise or "none", noise_level=NOISES.get(noise, 0.0))
+            obj = Reconstruction(noise=noise or "none", noise_level=NOISES.get(noise, 0.0))
             fr = fit_seeds(model, obj, tr, va, seeds=preset.seeds, epochs=preset.epochs,
                            learning_rate=preset.learning_rate, batch_size=preset.batch_size, patience=preset.patience,
                            name=f"{kind}/{noise or 'clean'}", progress=not args.no_progress)

@@ -84,7 +84,7 @@ def run(argv=None) -> dict:
         state = create_states(model, tx, range(preset.seeds), tr["x"])
         config = FitConfig(epochs=preset.epochs, batch_size=preset.batch_size, patience=preset.patience,
                            progress=not args.no_progress)
-        fr = fit(state, Regression(model), tr, va, config, name=cell)
+        fr = fit(state, Regression(), tr, va, config, name=cell)
         one = np.asarray(predict_logits(fr.state, x[test_idx]))[..., 0] * std + mean  # [members, n_test]
         multi = recursive_forecast(fr.state, history, HORIZON) * std + mean
         errs = [_errors(one[i], true) for i in range(preset.seeds)]

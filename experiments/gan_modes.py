@@ -80,7 +80,7 @@ def run(argv=None) -> dict:
 
         def train() -> dict:
             gan = GAN(data_shape=(2,), latent_dim=preset.latent, discriminator_features=d_features)
-            obj = GANObjective(gan, loss=loss, r1=r1, sample_metrics=ring_mode_metrics(ring_centers(), RING_STD))
+            obj = GANObjective(loss=loss, r1=r1, sample_metrics=ring_mode_metrics(ring_centers(), RING_STD))
             fr = fit_seeds(gan, obj, {"x": ring["x"]}, ring_eval, seeds=preset.seeds, epochs=preset.epochs,
                            learning_rate=lr, batch_size=preset.batch_size, name=name, progress=not args.no_progress,
                            tx=_tx(lr, cosine, steps), restore_best=False)
@@ -124,9 +124,10 @@ def run(argv=None) -> dict:
 
 
 def _ring_scatter(samples: dict, real: np.ndarray, path) -> None:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
-    fig, axes = plt.subplots(1, len(samples), figsize=(3 * len(samples), 3.2), squeeze=False)
+    fig = Figure(figsize=(3 * len(samples), 3.2))
+    axes = fig.subplots(1, len(samples), squeeze=False)
     for ax, (name, s) in zip(axes[0], samples.items()):
         ax.scatter(real[:2000, 0], real[:2000, 1], s=2, color="0.7")
         ax.scatter(s[:, 0], s[:, 1], s=2, color="C3")
@@ -136,7 +137,6 @@ def _ring_scatter(samples: dict, real: np.ndarray, path) -> None:
         ax.set_title(name, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _digits_gan(preset: Preset, args, out) -> dict:
@@ -145,7 +145,7 @@ def _digits_gan(preset: Preset, args, out) -> dict:
     gan = GAN(data_shape=(8, 8, 1), latent_dim=preset.digits_latent, generator_features=(128, 256),
               discriminator_features=(256, 128), output_activation="sigmoid")
     steps = preset.digits_epochs * -(-len(train["x"]) // 64)
-    fr = fit_seeds(gan, GANObjective(gan, r1=0.1), train, None, seeds=preset.seeds, epochs=preset.digits_epochs,
+    fr = fit_seeds(gan, GANObjective(r1=0.1), train, None, seeds=preset.seeds, epochs=preset.digits_epochs,
                    learning_rate=5e-4, batch_size=64, name="digits_gan", progress=not args.no_progress,
                    tx=_tx(5e-4, True, steps))
     flat = lambda a: np.asarray(a).reshape(len(a), -1)

@@ -52,7 +52,7 @@ def run(argv=None) -> dict:
 
     def job(beta: float, anneal: bool):
         def train() -> dict:
-            obj = ELBO(model, beta=beta, kl_warmup_steps=preset.warmup_epochs * steps_per_epoch if anneal else 0)
+            obj = ELBO(beta=beta, kl_warmup_steps=preset.warmup_epochs * steps_per_epoch if anneal else 0)
             name = f"beta{beta:g}" + ("_annealed" if anneal else "")
             fr = fit_seeds(model, obj, tr, va, seeds=preset.seeds, epochs=preset.epochs,
                            learning_rate=preset.learning_rate, batch_size=preset.batch_size, patience=preset.patience,
@@ -60,7 +60,7 @@ def run(argv=None) -> dict:
             trained[name] = fr.state.params
             # Test metrics with β = 1 (the true bound), one posterior sample, fixed key per member.
             state = fr.state
-            sums = jax.vmap(lambda s: evaluate_sums(ELBO(model), s, te))(state)
+            sums = jax.vmap(lambda s: evaluate_sums(ELBO(), s, te))(state)
             m = finalize_metrics(jax.device_get(sums))
             codes_te = apply_members(model, state.params, te["x"], method="encode")[0]  # means [seeds, n, k]
             codes_tr = apply_members(model, state.params, tr["x"], method="encode")[0]

@@ -58,7 +58,7 @@ def train_one(cell: str, length: int, preset: Preset, progress: bool) -> dict:
     state = create_states(model, tx, range(preset.seeds), tr["x"])
     config = FitConfig(epochs=preset.epochs, batch_size=preset.batch_size, patience=preset.patience,
                        progress=progress)
-    fr = fit(state, Regression(model), tr, va, config, name=f"{cell} T={length}")
+    fr = fit(state, Regression(), tr, va, config, name=f"{cell} T={length}")
     pred = np.asarray(predict_logits(fr.state, te["x"]))[..., 0]
     mse = ((pred - te["y"][None]) ** 2).mean(axis=1)
     steps = int(fr.epochs_run.max()) * -(-preset.n_train // preset.batch_size)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import jax
 
-from jaxnets import enable_compile_cache
+from jaxnets import enable_compile_cache, setup_cpu
 from jaxnets.report import write_json
 
 
@@ -23,18 +23,22 @@ def parse_args(name: str, argv: Sequence[str] | None, doc: str | None = None) ->
     p.add_argument("--quick", action="store_true", help="smoke test: a small version of the experiment")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/<experiment>/<time>/)")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="models trained concurrently")
+    p.add_argument("--devices", type=int, default=None, help="split the CPU into this many JAX devices (default: "
+                   "one per core)")
     p.add_argument("--no-compile-cache", action="store_true", help="disable the persistent XLA cache")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
-    for k in ("seeds", "workers"):
+    for k in ("seeds", "workers", "devices"):
         if getattr(args, k) is not None and getattr(args, k) < 1:
             p.error(f"--{k} must be >= 1, got {getattr(args, k)}")
     return args
 
 
 def start(name: str, preset, argv: Sequence[str] | None, doc: str | None = None):
-    """-> (args, preset after --quick/--seeds, output folder). Turns on the compile cache."""
+    """-> (args, preset after --quick/--seeds, output folder). Splits the CPU into devices and turns on
+    the compile cache."""
     args = parse_args(name, argv, doc)
+    setup_cpu(args.devices)
     if args.quick:
         preset = preset.quick()
     if args.seeds is not None:

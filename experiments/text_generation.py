@@ -74,7 +74,7 @@ def run(argv=None) -> dict:
         tx = make_optimizer("adam", preset.learning_rate, clip_norm=1.0)
         state = create_states(model, tx, range(preset.seeds), train["x"])
         config = FitConfig(epochs=preset.epochs, batch_size=preset.batch_size, progress=not args.no_progress)
-        fr = fit(state, TokenClassification(model, vocab.size), train, val, config, name=cell)
+        fr = fit(state, TokenClassification(vocab.size), train, val, config, name=cell)
         best_val = np.nanmin(fr.history["val_loss"], axis=1)  # nats per character, per seed
         one = member(fr.state, 0)
         samples = {str(t): sample(one, vocab, PROMPT, preset.sample_chars, t, jax.random.PRNGKey(1))

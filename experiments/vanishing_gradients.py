@@ -43,7 +43,7 @@ def study(cell: str, preset: MemoryPreset, progress: bool) -> dict:
     x, y = jnp.asarray(tr["x"][:GRAD_EXAMPLES]), jnp.asarray(tr["y"][:GRAD_EXAMPLES])
     at_init = gradient_norms(model, state.params, x, y)
     config = FitConfig(epochs=preset.epochs, batch_size=preset.batch_size, patience=preset.patience, progress=progress)
-    fr = fit(state, Regression(model), tr, va, config, name=cell)
+    fr = fit(state, Regression(), tr, va, config, name=cell)
     trained = gradient_norms(model, fr.state.params, x, y)
     pred = np.asarray(predict_logits(fr.state, te["x"]))[..., 0]
     return {

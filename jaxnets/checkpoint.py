@@ -52,14 +52,17 @@ class Checkpointer:
         score = float(np.nanmean(val)) if np.isfinite(val).any() else float("inf")
         self._best.save(epoch, args=args, metrics={"val_loss": score}, force=force)
 
-    def restore(self, carry_template, which: str = "last", epoch: int | None = None):
-        """Restore into the structure of `carry_template` (shapes, dtypes, optax NamedTuples)."""
+    def restore(self, carry_template, which: str = "last", epoch: int | None = None, sharding=None):
+        """Restore into the structure of `carry_template` (shapes, dtypes, optax NamedTuples), placed
+        with `sharding` (default: the template's own), so a run resumes on another device count."""
         mgr = self._last if which == "last" else self._best
         mgr.reload()
         step = epoch if epoch is not None else (mgr.latest_step() if which == "last" else mgr.best_step())
         if step is None:
             raise FileNotFoundError(f"no complete checkpoint in {self.directory / which}")
-        abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, carry_template)
+        abstract = jax.tree_util.tree_map(
+            lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding or getattr(a, "sharding", None)),
+            carry_template)
         out = mgr.restore(
             step,
             args=ocp.args.Composite(

@@ -1,14 +1,18 @@
-"""Matplotlib figures (Agg backend: no display needed)."""
+"""Matplotlib figures written to files. Built on `matplotlib.figure.Figure` (no pyplot state, no
+backend switched): importing this module changes nothing, and notebooks keep their inline plots."""
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+
+def _subplots(nrows: int = 1, ncols: int = 1, figsize=(6, 3.8), squeeze: bool = True):
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
 
 
 def learning_curves(histories: dict[str, dict[str, np.ndarray]], path: str | Path, title: str = "") -> Path:
@@ -16,7 +20,7 @@ def learning_curves(histories: dict[str, dict[str, np.ndarray]], path: str | Pat
     Lines are the mean over seeds, bands the min–max range."""
     keys = [k for k in ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
             if any(k in h and np.isfinite(h[k]).any() for h in histories.values())]
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
+    fig, axes = _subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
     for ax, key in zip(axes[0], keys):
         for name, h in histories.items():
             if key not in h:
@@ -37,11 +41,7 @@ def learning_curves(histories: dict[str, dict[str, np.ndarray]], path: str | Pat
     axes[0][0].legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def metric_bars(results: dict, key: str, path: str | Path, title: str = "") -> Path:
@@ -49,7 +49,7 @@ def metric_bars(results: dict, key: str, path: str | Path, title: str = "") -> P
     names = list(results["models"])
     means = [results["models"][n][key]["mean"] for n in names]
     stds = [results["models"][n][key]["std"] for n in names]
-    fig, ax = plt.subplots(figsize=(1.6 * len(names) + 2, 3.6))
+    fig, ax = _subplots(figsize=(1.6 * len(names) + 2, 3.6))
     ax.bar(names, means, yerr=stds, capsize=4, color="#7aa6c2")
     for i, n in enumerate(names):
         pts = results["models"][n][key]["per_seed"]
@@ -59,25 +59,20 @@ def metric_bars(results: dict, key: str, path: str | Path, title: str = "") -> P
     ax.set_ylabel(key.replace("_", " "))
     ax.set_title(title or key)
     ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def _save(fig, path: str | Path) -> Path:
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
 def line_plot(x, series: dict[str, np.ndarray], path: str | Path, *, xlabel: str, ylabel: str,
               title: str = "", logy: bool = False) -> Path:
     """series: name -> values [seeds, len(x)]; lines are the mean, bands the min–max over seeds."""
-    fig, ax = plt.subplots(figsize=(6, 3.8))
+    fig, ax = _subplots(figsize=(6, 3.8))
     for name, v in series.items():
         v = np.atleast_2d(np.asarray(v, dtype=float))
         (line,) = ax.plot(x, v.mean(0), marker="o", ms=3, lw=1.4, label=name)
@@ -102,7 +97,7 @@ def image_grid(images, path: str | Path, *, titles=None, ncols: int = 8, title: 
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     size = (cell_inches * ncols, (cell_inches + 0.1) * nrows + (0.4 if title else 0))
-    fig, axes = plt.subplots(nrows, ncols, figsize=size, squeeze=False)
+    fig, axes = _subplots(nrows, ncols, figsize=size, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
@@ -124,7 +119,7 @@ def image_grid(images, path: str | Path, *, titles=None, ncols: int = 8, title: 
 def scatter_labeled(points: dict[str, tuple[float, float, float]], path: str | Path, *, xlabel: str,
                     ylabel: str, title: str = "", logx: bool = False) -> Path:
     """points: name -> (x, y mean, y std); each point is labelled with its name."""
-    fig, ax = plt.subplots(figsize=(6, 3.8))
+    fig, ax = _subplots(figsize=(6, 3.8))
     for name, (x, y, s) in points.items():
         ax.errorbar([x], [y], yerr=[s], fmt="o", capsize=3)
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
@@ -141,8 +136,8 @@ def scatter_classes(points, labels, path: str | Path, *, title: str = "", xlabel
                     ylabel: str = "z2") -> Path:
     """points: [n, 2] (e.g. 2-D latent codes) coloured by integer labels [n], one legend entry per class."""
     points, labels = np.asarray(points, dtype=float), np.asarray(labels)
-    fig, ax = plt.subplots(figsize=(5.2, 4.6))
-    cmap = plt.get_cmap("tab10")
+    fig, ax = _subplots(figsize=(5.2, 4.6))
+    cmap = matplotlib.colormaps["tab10"]
     for i, c in enumerate(np.unique(labels)):
         sel = labels == c
         ax.scatter(points[sel, 0], points[sel, 1], s=6, color=cmap(i % 10), label=str(c), alpha=0.8)

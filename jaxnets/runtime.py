@@ -1,38 +1,74 @@
-"""Process-level JAX settings that jaxnets chooses by default (each overridable by the user).
+"""Explicit, opt-in process settings. Nothing here runs at import: experiments, notebooks and
+scripts call these before their first JAX computation (NumPyro's `set_host_device_count` pattern).
 
-* XLA:CPU's newer fusion emitters made compiling the small scan-heavy programs jaxnets builds
-  1.6x slower here (5.73 s vs 3.57 s for the seed's four MLPs), with no measured run-time gain
-  (see README, "Speed"), so they are turned off.
-* LLVM's loop unroller is turned off for XLA:CPU kernels: the four seed MLPs' training programs
-  compile 20-30 % faster (1.60-1.84 -> 1.22-1.31 s), train 1.5 % slower (0.666 -> 0.677 s), and end
-  with bit-identical parameters. Kernels with exp / log / tanh may round differently in the last bit
-  (logged losses and RNN gradient norms moved ~1e-7 relative), so long chaotic runs (GANs) end
-  differently; every run is still deterministic.
-* The persistent compilation cache makes a rerun compile (almost) nothing.
-
-An XLA flag is skipped when XLA_FLAGS already sets that option. The flags must be set before JAX
-creates its CPU backend (`import jaxnets` does it).
+* `use_cpu_devices(n)`: split the host CPU into n JAX devices, so the one sharded training program
+  keeps every core busy (8 seeds of the text's Wide MLP: 2.1x on 2 cores, see docs).
+* `set_cpu_xla_flags()`: XLA:CPU compile-time settings measured to pay on jaxnets' small programs:
+  the newer fusion emitters off (the text's four MLPs compiled 1.6x slower with them, no run-time
+  gain) and LLVM's loop unroller off (compile 20-30 % faster, training within 1.5 %).
+* `enable_compile_cache()`: JAX's persistent compilation cache, so a rerun compiles (almost) nothing.
 """
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 from pathlib import Path
 
-# option name -> the flag jaxnets sets when XLA_FLAGS does not mention that option.
-DEFAULT_XLA_FLAGS = {
+# option name -> the flag set when XLA_FLAGS does not mention that option (the user's own wins).
+CPU_XLA_FLAGS = {
     "xla_cpu_use_fusion_emitters": "--xla_cpu_use_fusion_emitters=false",
-    # A backend-option map: per program via compiler_options it is rejected, so it is process-wide.
+    # A backend-option map: XLA rejects it per program (compiler_options), so it is process-wide.
     "xla_backend_extra_options": "--xla_backend_extra_options=xla_cpu_disable_loop_unrolling",
 }
 
 
-def set_default_xla_flags() -> None:
+def _backends_started() -> bool:
+    from jax._src import xla_bridge
+
+    return xla_bridge.backends_are_initialized()
+
+
+def set_cpu_xla_flags() -> list[str]:
+    """Add jaxnets' XLA:CPU flags to $XLA_FLAGS (skipping options already set there); returns the
+    flags added. Must run before JAX starts its backends; later it raises RuntimeError."""
+    if _backends_started():
+        raise RuntimeError("set_cpu_xla_flags() must be called before the first JAX computation "
+                           "(XLA reads XLA_FLAGS once, when its backends start)")
     flags = os.environ.get("XLA_FLAGS", "")
-    added = [flag for option, flag in DEFAULT_XLA_FLAGS.items() if option not in flags]
+    added = [flag for option, flag in CPU_XLA_FLAGS.items() if option not in flags]
     if added:
         os.environ["XLA_FLAGS"] = " ".join([flags, *added]).strip()
+    return added
+
+
+def use_cpu_devices(n: int | None = None) -> int:
+    """Split the host CPU into `n` JAX devices (default: os.cpu_count()); returns n. A no-op for
+    accelerator backends' own devices. Call before the first JAX computation: afterwards the count
+    cannot change, and asking for a different one raises RuntimeError."""
+    import jax
+
+    n = (os.cpu_count() or 1) if n is None else n
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise ValueError(f"use_cpu_devices: n must be a positive int, got {n!r}")
+    if _backends_started():
+        have = len(jax.devices("cpu"))
+        if have != n:
+            raise RuntimeError(f"use_cpu_devices({n}): JAX already started with {have} CPU device(s); call it "
+                               f"before the first JAX computation (e.g. at the top of the script or notebook)")
+        return n
+    jax.config.update("jax_num_cpu_devices", n)
+    return n
+
+
+def setup_cpu(devices: int | None = None) -> int:
+    """What experiments call first: the CPU split into `devices` JAX devices (default one per core)
+    and the XLA:CPU flags; returns the device count. In a process whose JAX has already started (a
+    notebook, a test session) it changes nothing and returns the devices JAX has."""
+    if _backends_started():
+        import jax
+
+        return jax.device_count()
+    set_cpu_xla_flags()
+    return use_cpu_devices(devices)
 
 
 def default_cache_dir() -> Path:
@@ -50,20 +86,3 @@ def enable_compile_cache(path: str | Path | None = None) -> Path:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return path
-
-
-@contextlib.contextmanager
-def paused_gc():
-    """Pause Python's cyclic garbage collector while tracing and lowering a program.
-
-    Tracing allocates many short-lived objects, which triggers full collections that walk every
-    object of the JAX/Flax heap: measured 0.47 -> 0.32 s of tracing for the seed's four MLPs.
-    Reference counting still frees everything; the collector resumes (if it was on) afterwards.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()

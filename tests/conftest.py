@@ -3,11 +3,16 @@ import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
+from jaxnets.runtime import set_cpu_xla_flags  # noqa: E402
+
+set_cpu_xla_flags()  # the settings the experiments run with (explicit, before JAX starts)
+
 import jax  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import settings  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+jax.config.update("jax_num_cpu_devices", int(os.environ.get("JAXNETS_TEST_CPU_DEVICES", "8")))
 settings.register_profile("ci", max_examples=25, deadline=None)
 settings.load_profile("ci")
 

@@ -76,16 +76,17 @@ def test_bad_configs_raise_clear_errors():
         Autoencoder(input_shape=(64,), latent_dim=4, activation="swishy")
     ae = Autoencoder(input_shape=(64,), latent_dim=4)
     with pytest.raises(ValueError, match=r"masking noise level .* \[0, 1\]"):
-        Reconstruction(ae, noise="masking", noise_level=1.5)
+        Reconstruction(noise="masking", noise_level=1.5)
     with pytest.raises(ValueError, match=r"masking noise level"):
-        Reconstruction(ae, noise="masking", noise_level=-0.1)
+        Reconstruction(noise="masking", noise_level=-0.1)
     with pytest.raises(ValueError, match="noise must be one of"):
-        Reconstruction(ae, noise="salt")
+        Reconstruction(noise="salt")
+    x = np.zeros((4, 64), np.float32)  # the code's range is the state's model's: checked when traced
     with pytest.raises(ValueError, match="code_activation='sigmoid'"):
-        Reconstruction(ae, sparsity="kl", sparsity_weight=1.0)
-    vae = VAE(input_shape=(64,), latent_dim=2)
+        fit(create_state(ae, make_optimizer("adam", 1e-2), jax.random.PRNGKey(0), x),
+            Reconstruction(sparsity="kl", sparsity_weight=1.0), {"x": x}, config=FitConfig(epochs=1, progress=False))
     with pytest.raises(ValueError, match="beta must be >= 0"):
-        ELBO(vae, beta=-1.0)
+        ELBO(beta=-1.0)
     with pytest.raises(ValueError, match="likelihood must be one of"):
         VAE(input_shape=(64,), likelihood="poisson")
 
@@ -94,11 +95,11 @@ def test_unsupervised_fit_needs_no_labels_but_classification_does():
     x = np.random.default_rng(0).normal(size=(20, 6)).astype(np.float32)
     ae = Autoencoder(input_shape=(6,), latent_dim=2, hidden=(8,))
     stt = create_state(ae, make_optimizer("adam", 1e-2), jax.random.PRNGKey(0), x)
-    fit(stt, Reconstruction(ae), {"x": x}, config=FitConfig(epochs=1, progress=False))
+    fit(stt, Reconstruction(), {"x": x}, config=FitConfig(epochs=1, progress=False))
     with pytest.raises(TypeError, match="'x' and 'y'"):
-        fit(stt, Classification(ae, 2), {"x": x}, config=FitConfig(epochs=1, progress=False))
+        fit(stt, Classification(2), {"x": x}, config=FitConfig(epochs=1, progress=False))
     with pytest.raises(ValueError, match="per-example shape"):
-        fit(stt, Reconstruction(ae), {"x": x[:, :5]}, config=FitConfig(epochs=1, progress=False))
+        fit(stt, Reconstruction(), {"x": x[:, :5]}, config=FitConfig(epochs=1, progress=False))
 
 
 def test_contractive_penalty_matches_finite_differences_and_closed_form():
@@ -159,17 +160,17 @@ def test_kl_bernoulli_and_corruption():
 
 def test_elbo_kl_annealing_schedule():
     vae = VAE(input_shape=(4,), latent_dim=2, hidden=(8,))
-    obj = ELBO(vae, beta=4.0, kl_warmup_steps=100)
+    obj = ELBO(beta=4.0, kl_warmup_steps=100)
     np.testing.assert_allclose([float(obj.beta_at(jnp.asarray(s))) for s in (0, 50, 100, 500)], [0, 2, 4, 4])
-    assert float(ELBO(vae, beta=0.5).beta_at(jnp.asarray(0))) == 0.5
+    assert float(ELBO(beta=0.5).beta_at(jnp.asarray(0))) == 0.5
     # In evaluation the loss uses the full β at any step (comparable across epochs for early stopping).
     x = jnp.ones((3, 4)) * 0.5
     params = vae.init(jax.random.PRNGKey(0), x)["params"]
     batch = {"x": x, "mask": jnp.ones(3), "step": jnp.asarray(0)}
     key = jax.random.PRNGKey(1)
-    _, (m, _) = obj(params, {}, batch, key, False)
+    _, (m, _) = obj(vae.apply, params, {}, batch, key, False)
     np.testing.assert_allclose(m["loss_sum"], m["recon_sum"] + 4.0 * m["kl_sum"], rtol=1e-5)
-    _, (m, _) = obj(params, {}, batch, key, True)
+    _, (m, _) = obj(vae.apply, params, {}, batch, key, True)
     np.testing.assert_allclose(m["loss_sum"], m["recon_sum"], rtol=1e-5)  # β_0 = 0 while training
 
 
@@ -179,15 +180,15 @@ class TestObjectiveJitAndNoJit(chex.TestCase):
         x = jax.random.uniform(jax.random.PRNGKey(0), (6, 8, 8, 1))
         batch = {"x": x, "mask": jnp.ones(6), "step": jnp.asarray(3)}
         for model, obj in [
-            (m := Autoencoder(input_shape=(8, 8, 1), latent_dim=4, hidden=(16,), code_activation="sigmoid"),
-             Reconstruction(m, noise="gaussian", noise_level=0.1, sparsity="kl", sparsity_weight=0.1,
+            (Autoencoder(input_shape=(8, 8, 1), latent_dim=4, hidden=(16,), code_activation="sigmoid"),
+             Reconstruction(noise="gaussian", noise_level=0.1, sparsity="kl", sparsity_weight=0.1,
                             contractive=0.01)),
-            (v := VAE(input_shape=(8, 8, 1), latent_dim=2, hidden=(16,)), ELBO(v, beta=2.0, kl_warmup_steps=10)),
+            (VAE(input_shape=(8, 8, 1), latent_dim=2, hidden=(16,)), ELBO(beta=2.0, kl_warmup_steps=10)),
         ]:
             params = model.init(jax.random.PRNGKey(1), x)["params"]
-            fn = self.variant(lambda p, b, obj=obj: obj(p, {}, b, jax.random.PRNGKey(2), True))
+            fn = self.variant(lambda p, b, obj=obj, f=model.apply: obj(f, p, {}, b, jax.random.PRNGKey(2), True))
             loss, (metrics, _) = fn(params, batch)
-            ref_loss, (ref_metrics, _) = obj(params, {}, batch, jax.random.PRNGKey(2), True)
+            ref_loss, (ref_metrics, _) = obj(model.apply, params, {}, batch, jax.random.PRNGKey(2), True)
             chex.assert_trees_all_close((loss, metrics), (ref_loss, ref_metrics), rtol=1e-5)
             assert np.isfinite(float(loss))
 
@@ -201,14 +202,14 @@ def _fit(model, obj, x, epochs, lr=3e-3, seeds=(0,), batch_size=64):
 def test_autoencoder_overfits_a_batch(digits, kind):
     x = digits[:32]
     ae = Autoencoder(input_shape=(8, 8, 1), latent_dim=16, hidden=(64,) if kind == "mlp" else (8, 16), kind=kind)
-    r = _fit(ae, Reconstruction(ae), x, epochs=300, batch_size=32)
+    r = _fit(ae, Reconstruction(), x, epochs=300, batch_size=32)
     assert r.history["train_loss"][0, -1] < 0.1 * r.history["train_loss"][0, 0], r.history["train_loss"][0, ::50]
 
 
 def test_vae_overfits_a_batch(digits):
     x = digits[:32]
     vae = VAE(input_shape=(8, 8, 1), latent_dim=4, hidden=(64,))
-    r = _fit(vae, ELBO(vae), x, epochs=300, batch_size=32)
+    r = _fit(vae, ELBO(), x, epochs=300, batch_size=32)
     mse = r.history["train_mse"][0]
     assert mse[-1] < 0.5 * mse[0] and r.history["train_kl"][0, -1] > 0
 
@@ -218,7 +219,7 @@ def test_denoising_and_sparsity_change_what_is_learned(digits):
     KL sparsity: mean code activation moves to the target ρ = 0.05 (vs ~0.5 without the penalty)."""
     x = digits[:512].reshape(512, -1)
     dae = Autoencoder(input_shape=(64,), latent_dim=32, hidden=(128,), output_activation="sigmoid")
-    obj = Reconstruction(dae, noise="masking", noise_level=0.3)
+    obj = Reconstruction(noise="masking", noise_level=0.3)
     r = _fit(dae, obj, x, epochs=60)
     params = jax.tree_util.tree_map(lambda a: a[0], r.state.params)
     noisy = corrupt(jax.random.PRNGKey(9), jnp.asarray(x), "masking", 0.3)
@@ -228,7 +229,7 @@ def test_denoising_and_sparsity_change_what_is_learned(digits):
     sae = Autoencoder(input_shape=(64,), latent_dim=48, hidden=(), code_activation="sigmoid", overcomplete=True)
     rates = {}
     for w in (0.0, 1.0):
-        r = _fit(sae, Reconstruction(sae, sparsity="kl", sparsity_weight=w, sparsity_target=0.05), x, epochs=60)
+        r = _fit(sae, Reconstruction(sparsity="kl", sparsity_weight=w, sparsity_target=0.05), x, epochs=60)
         h = encode(sae, jax.tree_util.tree_map(lambda a: a[0], r.state.params), jnp.asarray(x))
         rates[w] = float(jnp.mean(h))
     assert rates[1.0] < 0.1 < rates[0.0], rates
@@ -244,7 +245,7 @@ def test_linear_autoencoder_matches_pca(digits):
     basis = vt[:k]
     pca_mse = float(np.mean((centered - centered @ basis.T @ basis) ** 2))
     ae = Autoencoder(input_shape=(64,), latent_dim=k, hidden=())
-    r = _fit(ae, Reconstruction(ae), x, epochs=150, lr=1e-2, batch_size=128)
+    r = _fit(ae, Reconstruction(), x, epochs=150, lr=1e-2, batch_size=128)
     params = jax.tree_util.tree_map(lambda a: a[0], r.state.params)
     ae_mse = float(jnp.mean((ae.apply({"params": params}, x) - x) ** 2))
     assert pca_mse * 0.999 < ae_mse < pca_mse * 1.02, (ae_mse, pca_mse)

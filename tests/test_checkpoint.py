@@ -5,7 +5,7 @@ import pytest
 from jaxnets.checkpoint import Checkpointer
 from jaxnets.models import MLP
 from jaxnets.train import Classification, FitConfig, TrainingDiverged, create_states, fit, make_optimizer
-from jaxnets.train.loop import init_carry
+from jaxnets.train.epoch import init_carry
 
 
 def _setup(n=48):
@@ -35,7 +35,7 @@ def test_save_restore_is_bit_exact(tmp_path):
 
 def test_resumed_run_is_bit_identical_to_uninterrupted(tmp_path):
     model, d, v = _setup()
-    obj = Classification(model, 2)
+    obj = Classification(2)
     cfg = FitConfig(epochs=12, batch_size=16, checkpoint_every=4, progress=False)
     fresh = lambda: create_states(model, make_optimizer("adam", 1e-2), [0, 1, 2], d["x"])
     full = fit(fresh(), obj, d, v, cfg, checkpointer=Checkpointer(tmp_path / "a"))
@@ -51,7 +51,7 @@ def test_resumed_run_is_bit_identical_to_uninterrupted(tmp_path):
 
 def test_chunking_does_not_change_the_numbers():
     model, d, v = _setup()
-    obj = Classification(model, 2)
+    obj = Classification(2)
     runs = [fit(create_states(model, make_optimizer("sgd", 1e-2), [0], d["x"]), obj, d, v,
                 FitConfig(epochs=12, batch_size=16, epochs_per_call=k, progress=False)) for k in (12, 4, 5)]
     for r in runs[1:]:
@@ -61,7 +61,7 @@ def test_chunking_does_not_change_the_numbers():
 def test_keeps_last_n_and_the_best(tmp_path):
     model, d, v = _setup()
     ck = Checkpointer(tmp_path, keep=2)
-    fit(create_states(model, make_optimizer("adam", 1e-2), [0], d["x"]), Classification(model, 2), d, v,
+    fit(create_states(model, make_optimizer("adam", 1e-2), [0], d["x"]), Classification(2), d, v,
         FitConfig(epochs=10, batch_size=16, checkpoint_every=2, progress=False), checkpointer=ck)
     assert sorted(int(p.name) for p in (tmp_path / "last").iterdir() if p.name.isdigit()) == [8, 10]
     assert ck.best_epoch() is not None and len([p for p in (tmp_path / "best").iterdir() if p.name.isdigit()]) == 1
@@ -72,7 +72,7 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path):
     ck = Checkpointer(tmp_path)
     st = create_states(model, make_optimizer("sgd", 1e30), [0], d["x"])
     with pytest.raises(TrainingDiverged, match="checkpoint at"):
-        fit(st, Classification(model, 2), d, None, FitConfig(epochs=20, batch_size=16, checkpoint_every=2,
+        fit(st, Classification(2), d, None, FitConfig(epochs=20, batch_size=16, checkpoint_every=2,
                                                               progress=False), checkpointer=ck)
     carry, _, _ = ck.restore(init_carry(st))
     chex.assert_tree_all_finite(carry.state.params)

@@ -89,7 +89,9 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
 
     out = tmp_path / "killed"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "experiments.architecture_comparison", *args, "--out", str(out)],
+    # The same device count as this process, so the resumed models run on the meshes they were saved from.
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.architecture_comparison", *args, "--out", str(out),
+                             "--devices", str(jax.device_count())],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:

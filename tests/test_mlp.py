@@ -92,7 +92,7 @@ def test_overfits_a_tiny_batch(activation):
     y = rng.integers(0, 3, 16).astype(np.int32)
     model = MLP((32, 3), activation=activation)
     state = create_state(model, make_optimizer("adam", 3e-2), jax.random.PRNGKey(0), x)
-    r = fit(state, Classification(model, 3), {"x": x, "y": y}, None,
+    r = fit(state, Classification(3), {"x": x, "y": y}, None,
             FitConfig(epochs=150, batch_size=16, progress=False))
     assert r.history["train_accuracy"][0, -1] == 1.0
     assert r.history["train_loss"][0, -1] < 0.1

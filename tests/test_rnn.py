@@ -162,7 +162,7 @@ def test_overfits_a_small_adding_batch(kind):
     d = adding_problem(32, 8, seed=0)
     model = SequenceModel(kind, hidden=32)
     st = create_states(model, make_optimizer("adam", 1e-2), [0], d["x"])
-    fr = fit(st, Regression(model), d, None, FitConfig(epochs=150, batch_size=32, progress=False))
+    fr = fit(st, Regression(), d, None, FitConfig(epochs=150, batch_size=32, progress=False))
     assert fr.history["train_loss"][0, -1] < 0.05 * ADDING_BASELINE_MSE
 
 
@@ -192,7 +192,7 @@ def test_bad_inputs():
     st = create_states(model, make_optimizer("adam", 1e-3), [0], x)
     data = {"x": np.zeros((2, 5, 3), np.float32), "y": np.zeros(2, np.float32), "lengths": np.array([5, 9])}
     with pytest.raises(ValueError, match=r"lengths'\] must be"):
-        fit(st, Regression(model), data, None, FitConfig(epochs=1, progress=False))
+        fit(st, Regression(), data, None, FitConfig(epochs=1, progress=False))
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
@@ -286,8 +286,8 @@ def test_token_classification_equals_per_token_cross_entropy():
     x = jnp.array([[1, 2, 3, 4], [4, 3, 2, 1]])
     y = jnp.array([[2, 3, 4, 5], [3, 2, 1, 0]])
     params = model.init(KEY, x)["params"]
-    obj = TokenClassification(model, 7)
-    loss, (m, _) = obj(params, {}, {"x": x, "y": y, "mask": jnp.array([1.0, 0.0])}, KEY, False)
+    obj = TokenClassification(7)
+    loss, (m, _) = obj(model.apply, params, {}, {"x": x, "y": y, "mask": jnp.array([1.0, 0.0])}, KEY, False)
     logits = model.apply({"params": params}, x)[0]
     want = -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(4), y[0]])  # the masked row does not count
     np.testing.assert_allclose(loss, want, rtol=1e-5)

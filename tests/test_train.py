@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import compile_log
 
 from experiments.baselines.numpy_seed import SeedMLP
 from jaxnets.models import MLP
@@ -19,8 +20,6 @@ from jaxnets.train import (
     create_state,
     create_states,
     fit,
-    lower_fit,
-    lower_states,
     make_optimizer,
     make_schedule,
     make_train_step,
@@ -28,7 +27,6 @@ from jaxnets.train import (
     predict_logits,
     set_learning_rates,
 )
-from jaxnets.train.loop import LogLayout
 
 QUIET = dict(progress=False)
 
@@ -59,7 +57,7 @@ def test_one_epoch_equals_the_seeds_numpy_backprop(breast_cancer_splits):
     params["output"] = {"kernel": jnp.asarray(ref.w[-1], jnp.float32), "bias": jnp.asarray(ref.b[-1][0], jnp.float32)}
     state = create_state(model, optax.sgd(0.05), jax.random.PRNGKey(0), s.train["x"])
     state = state.replace(params=params, opt_state=state.tx.init(params))
-    r = fit(state, Classification(model, 2), s.train, None, FitConfig(epochs=1, shuffle=False, **QUIET))
+    r = fit(state, Classification(2), s.train, None, FitConfig(epochs=1, shuffle=False, **QUIET))
     x, y = s.train["x"].astype(np.float64), s.train["y"].reshape(-1, 1).astype(np.float64)
     losses = [ref.step(x[i:i + 32], y[i:i + 32]) for i in range(0, len(x), 32)]
     for i in range(2):
@@ -75,7 +73,7 @@ class TestStep(chex.TestCase):
     def test_step_jit_and_nojit_agree_and_count(self):
         d = _toy()
         model = MLP((8, 1))
-        obj = Classification(model, 2)
+        obj = Classification(2)
         state = create_state(model, make_optimizer("adam", 1e-2), jax.random.PRNGKey(0), d["x"])
         batch = {"x": jnp.asarray(d["x"][:8]), "y": jnp.asarray(d["y"][:8]), "mask": jnp.ones(8)}
         new, metrics = self.variant(make_train_step(obj))(state, batch)
@@ -87,7 +85,7 @@ class TestStep(chex.TestCase):
 def test_masked_padding_does_not_change_the_gradient():
     d = _toy()
     model = MLP((8, 1))
-    obj = Classification(model, 2)
+    obj = Classification(2)
     state = create_state(model, optax.sgd(0.1), jax.random.PRNGKey(0), d["x"])
     step = jax.jit(make_train_step(obj))
     x, y = jnp.asarray(d["x"]), jnp.asarray(d["y"])
@@ -104,86 +102,75 @@ def test_same_seed_same_numbers_and_members_are_independent():
     model = MLP((16, 3))
     cfg = FitConfig(epochs=5, batch_size=8, **QUIET)
     runs = [fit(create_states(model, make_optimizer("adam", 1e-2), [0, 1, 2], d["x"]),
-                Classification(model, 3), d, None, cfg) for _ in range(2)]
+                Classification(3), d, None, cfg) for _ in range(2)]
     chex.assert_trees_all_equal(runs[0].state.params, runs[1].state.params)  # bit-identical
     # member 1 of the vmapped program = seed 1 trained on its own
-    alone = fit(create_states(model, make_optimizer("adam", 1e-2), [1], d["x"]), Classification(model, 3), d, None, cfg)
+    alone = fit(create_states(model, make_optimizer("adam", 1e-2), [1], d["x"]), Classification(3), d, None, cfg)
     chex.assert_trees_all_close(member(runs[0].state, 1).params, member(alone.state, 0).params, rtol=1e-5, atol=1e-6)
     assert not np.allclose(runs[0].state.params["output"]["kernel"][0], runs[0].state.params["output"]["kernel"][1])
 
 
-def test_one_member_is_built_without_vmap_and_draws_the_same_numbers(monkeypatch):
-    """A 1-member state and program skip vmap (less to trace); the initial parameters are exactly those
-    of that seed inside a vmapped init, and the 1-member run matches the vmapped member to rounding."""
-    d = _toy(k=3)
-    model, tx, obj = MLP((12, 3)), make_optimizer("adam", 1e-2), Classification(MLP((12, 3)), 3)
-    cfg = FitConfig(epochs=3, batch_size=8, **QUIET)
-    with monkeypatch.context() as m:
-        def no_vmap(*a, **k):
-            raise AssertionError("vmap traced")
-        m.setattr(jax, "vmap", no_vmap)
-        lower_fit(lower_states(model, tx, [2], d["x"]).shapes, obj, d, d, cfg)
-        with pytest.raises(AssertionError, match="vmap traced"):  # the patch bites where vmap is needed
-            lower_states(model, tx, [5, 2], d["x"])
-    one, many = create_states(model, tx, [2], d["x"]), create_states(model, tx, [5, 2], d["x"])
-    chex.assert_trees_all_equal(member(one, 0), member(many, 1))
-    alone, both = fit(one, obj, d, d, cfg), fit(many, obj, d, d, cfg)
-    chex.assert_trees_all_close(member(alone.state, 0).params, member(both.state, 1).params, rtol=1e-5, atol=1e-6)
+def test_a_second_fit_with_the_same_shapes_compiles_nothing():
+    """One compile site, cached: a second fit (other seeds, other data of the same shapes) compiles
+    no program at all. Counted from JAX's own compile log, so the test fails if anything recompiles."""
+    d, v = _toy(), _toy(seed=1)
+    model, tx = MLP((8, 1)), make_optimizer("adam", 1e-2)
+    cfg = FitConfig(epochs=4, batch_size=16, patience=3, epochs_per_call=2, **QUIET)
+    fit(create_states(model, tx, [0, 1], d["x"]), Classification(2), d, v, cfg)  # compiles
+    with compile_log() as compiled:
+        st = create_states(model, tx, [5, 6], d["x"])
+        fit(st, Classification(2), _toy(seed=2), v, cfg)
+    assert compiled == [], compiled
+    with compile_log() as compiled:  # the guard can fail: new shapes compile
+        fit(st, Classification(2), _toy(n=44), v, cfg)
+    assert compiled
 
 
-def test_lowering_apart_from_compiling_gives_the_same_run():
-    """lower_states / lower_fit (tracing, Python) then run / compile (XLA) — the split the experiments
-    use to lower one model while another compiles — give exactly create_states + compile_fit's run,
-    and the training program can be lowered from the state's shapes alone, before the init has run."""
+def test_compile_fit_ahead_of_time_gives_the_same_run():
     d = _toy()
-    model, tx, obj = MLP((8, 1)), make_optimizer("adam", 1e-2), Classification(MLP((8, 1)), 2)
+    model, tx, obj = MLP((8, 1)), make_optimizer("adam", 1e-2), Classification(2)
     cfg = FitConfig(epochs=4, batch_size=16, **QUIET)
-    init = lower_states(model, tx, [0, 7], d["x"])
-    chex.assert_trees_all_equal_shapes_and_dtypes(init.shapes, create_states(model, tx, [0, 7], d["x"]))
-    state = init.run()
-    chex.assert_trees_all_equal(state, create_states(model, tx, [0, 7], d["x"]))
-    program = lower_fit(init.shapes, obj, d, d, cfg).compile()
-    ours = fit(state, obj, d, d, cfg, program=program)
-    chex.assert_trees_all_equal(ours.state, fit(state, obj, d, d, cfg).state)
-    single = create_state(model, tx, jax.random.PRNGKey(3), d["x"])  # no member axis: stacked by shape
+    state = create_states(model, tx, [0, 7], d["x"])
+    program = compile_fit(state, obj, d, d, cfg)
+    assert program.compile_seconds > 0
+    chex.assert_trees_all_equal(fit(state, obj, d, d, cfg, program=program).state, fit(state, obj, d, d, cfg).state)
+    single = create_state(model, tx, jax.random.PRNGKey(3), d["x"])  # no member axis
     r = fit(single, obj, d, None, cfg, program=compile_fit(single, obj, d, None, cfg))
     assert r.state.step.shape == ()
+    with pytest.raises(ValueError, match="different FitConfig"):
+        fit(state, obj, d, d, FitConfig(epochs=5, **QUIET), program=program)
 
 
-def test_log_layout_packs_per_dtype_and_unpacks_exactly():
-    """Each epoch's logs leave the program packed (one vector per dtype); the host gets the tree back,
-    leaves of any shape and dtype, with the leading [members, epochs] axes of the program."""
-    layout = LogLayout()
-    tree = lambda i: {"a": i * 1.5, "b": {"v": jnp.arange(3.0) + i, "ok": i % 2 == 0}, "n": i.astype(jnp.int32) * 7}
-    packed = jax.jit(jax.vmap(jax.vmap(lambda i: layout.pack(tree(i)))))(jnp.arange(8.0).reshape(2, 4))
-    assert sorted(packed) == ["bool", "float32", "int32"] and packed["float32"].shape == (2, 4, 4)
-    got = layout.unpack(jax.device_get(packed))
-    chex.assert_trees_all_equal(got, jax.vmap(jax.vmap(tree))(jnp.arange(8.0).reshape(2, 4)))
+def test_the_callers_state_survives_the_donated_carry():
+    """The carry is donated to the compiled program; the state passed to fit stays usable."""
+    d = _toy()
+    model = MLP((8, 1))
+    st = create_states(model, make_optimizer("sgd", 0.1), [0, 1], d["x"])
+    before = jax.device_get(st.params)
+    fit(st, Classification(2), d, d, FitConfig(epochs=3, **QUIET))
+    chex.assert_trees_all_equal(jax.device_get(st.params), before)
 
 
-def test_member_threads_shard_the_members_through_one_program():
-    """3 members on 2 threads: shards of 2 (the last padded with a copy), one compiled program; the
-    numbers match one thread to float rounding (XLA may tile a 2-member batch differently from a
-    3-member one) and are bit-identical from run to run."""
-    d, v = _toy(n=48, seed=0), _toy(n=24, seed=1)
-    model = MLP((16, 1))
-    st = create_states(model, make_optimizer("adam", 5e-2), [0, 1, 2], d["x"])
-    base = dict(epochs=30, batch_size=16, patience=4, epochs_per_call=5, **QUIET)
-    one = fit(st, Classification(model, 2), d, v, FitConfig(**base))
-    cfg = FitConfig(**base, member_threads=2)
-    program = compile_fit(st, Classification(model, 2), d, v, cfg)
-    assert cfg.shard_size(3) == 2
-    assert jax.tree_util.tree_leaves(program.compiled.args_info[0][0])[0].shape[0] == 2  # compiled for a shard
-    two = [fit(st, Classification(model, 2), d, v, cfg, program=program) for _ in range(2)]
-    chex.assert_trees_all_equal(two[0].state, two[1].state)  # deterministic
-    chex.assert_trees_all_equal_shapes(two[0].state, one.state)
-    chex.assert_trees_all_close(two[0].state.params, one.state.params, rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(two[0].epochs_run, one.epochs_run)
-    np.testing.assert_array_equal(two[0].best_epoch, one.best_epoch)
-    for k in one.history:
-        np.testing.assert_allclose(two[0].history[k], one.history[k], rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match="member_threads must be a positive int"):
-        FitConfig(epochs=1, member_threads=0)
+def test_list_widths_and_numpy_ints_are_accepted():
+    d = _toy()
+    model = MLP([np.int64(8), 1])  # as the text writes layers
+    assert model.features == (8, 1)
+    r = fit(create_states(model, make_optimizer("sgd", 0.1), [0], d["x"]), Classification(2), d, None,
+            FitConfig(epochs=2, **QUIET))
+    assert np.isfinite(r.history["train_loss"]).all()
+    with pytest.raises(ValueError, match=r"MLP.features\[1\] must be a positive int"):
+        MLP([8, 0])
+
+
+def test_output_width_must_match_num_classes():
+    d = _toy(k=3)
+    st = create_states(MLP((16, 1)), make_optimizer("adam", 1e-2), [0], d["x"])
+    with pytest.raises(ValueError, match=r"num_classes=3\) needs a model with 3 outputs, but the model's last layer "
+                                         r"has 1"):
+        fit(st, Classification(3), d, None, FitConfig(epochs=1, **QUIET))
+    st5 = create_states(MLP((16, 5)), make_optimizer("adam", 1e-2), [0], d["x"])
+    with pytest.raises(ValueError, match="has 5"):
+        fit(st5, Classification(3), d, None, FitConfig(epochs=1, **QUIET))
 
 
 def test_no_retrace_per_host_call():
@@ -202,7 +189,7 @@ def test_no_retrace_per_host_call():
     for epochs in (4, 12):
         traces.clear()
         st = create_states(model, make_optimizer("sgd", 1e-2), [0, 1], d["x"])
-        fit(st, Counting(model, 2), d, d, FitConfig(epochs=epochs, epochs_per_call=2, **QUIET))
+        fit(st, Counting(2), d, d, FitConfig(epochs=epochs, epochs_per_call=2, **QUIET))
         counts.append(len(traces))
     assert counts[0] == counts[1] > 0
 
@@ -211,7 +198,7 @@ def test_uneven_chunks_skip_padded_epochs():
     d = _toy()
     model = MLP((4, 1))
     st = create_states(model, make_optimizer("sgd", 1e-2), [0], d["x"])
-    r = fit(st, Classification(model, 2), d, None, FitConfig(epochs=7, epochs_per_call=3, **QUIET))
+    r = fit(st, Classification(2), d, None, FitConfig(epochs=7, epochs_per_call=3, **QUIET))
     assert r.history["train_loss"].shape == (1, 7) and int(r.state.step[0]) == 7 * 2  # 40 / 32 -> 2 steps
 
 
@@ -221,7 +208,7 @@ def test_early_stopping_restores_best_parameters():
     model = MLP((16, 1))
     st = create_states(model, make_optimizer("adam", 5e-2), [0, 1], d["x"])
     cfg = FitConfig(epochs=200, batch_size=32, patience=5, epochs_per_call=10, **QUIET)
-    r = fit(st, Classification(model, 2), d, v, cfg)
+    r = fit(st, Classification(2), d, v, cfg)
     assert (r.epochs_run < 200).all()
     assert (r.epochs_run == r.best_epoch + 1 + 5).all()  # stopped `patience` epochs after the best
     val_loss = r.history["val_loss"]
@@ -238,7 +225,7 @@ def test_nan_guard_stops_and_keeps_last_good_state():
     model = MLP((8, 1))
     st = create_states(model, make_optimizer("sgd", 1e30), [0], d["x"])
     with pytest.raises(TrainingDiverged, match="member 0 at epoch") as e:
-        fit(st, Classification(model, 2), d, None, FitConfig(epochs=50, epochs_per_call=5, **QUIET))
+        fit(st, Classification(2), d, None, FitConfig(epochs=50, epochs_per_call=5, **QUIET))
     chex.assert_tree_all_finite(e.value.state.params)
     assert e.value.epoch >= 0
 
@@ -248,7 +235,7 @@ def test_learning_rate_per_member_in_one_program():
     model = MLP((8, 1))
     st = create_states(model, make_optimizer("sgd", 1.0), [0, 0], d["x"])
     st = set_learning_rates(st, [0.0, 0.1])
-    r = fit(st, Classification(model, 2), d, None, FitConfig(epochs=3, **QUIET))
+    r = fit(st, Classification(2), d, None, FitConfig(epochs=3, **QUIET))
     chex.assert_trees_all_equal(member(r.state, 0).params, member(st, 0).params)  # lr 0: unchanged
     assert not np.allclose(r.state.params["output"]["kernel"][1], st.params["output"]["kernel"][1])
     with pytest.raises(ValueError, match="one learning rate per member"):
@@ -263,7 +250,7 @@ def test_regression_objective_fits_diabetes_better_than_the_mean():
     train = {"x": s.train["x"], "y": s.train["y"] / ys}
     model = MLP((32, 1))
     st = create_state(model, make_optimizer("adam", 1e-2), jax.random.PRNGKey(0), train["x"])
-    r = fit(st, Regression(model), train, None, FitConfig(epochs=100, **QUIET))
+    r = fit(st, Regression(), train, None, FitConfig(epochs=100, **QUIET))
     assert r.history["train_loss"][0, -1] < 0.6  # variance of the scaled target is 1
     assert "train_mae" in r.history
 
@@ -272,7 +259,7 @@ def test_bad_inputs_raise_clear_errors(breast_cancer_splits):
     s = breast_cancer_splits
     model = MLP((4, 1))
     st = create_state(model, make_optimizer("sgd", 1e-2), jax.random.PRNGKey(0), s.train["x"])
-    obj, cfg = Classification(model, 2), FitConfig(epochs=1, **QUIET)
+    obj, cfg = Classification(2), FitConfig(epochs=1, **QUIET)
     with pytest.raises(ValueError, match=r"train\['x'\] has per-example shape \(29,\).*\(30,\)"):
         fit(st, obj, {"x": s.train["x"][:, :29], "y": s.train["y"]}, None, cfg)
     bad = s.train["x"].copy()
@@ -294,7 +281,7 @@ def test_bad_inputs_raise_clear_errors(breast_cancer_splits):
     with pytest.raises(ValueError, match=r"x must have shape \[batch, 30\]"):
         predict_logits(st, s.train["x"][:, :5])
     with pytest.raises(ValueError, match="num_classes >= 2"):
-        Classification(model, 1)
+        Classification(1)
 
 
 @pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad"])
@@ -303,7 +290,7 @@ def test_every_optimizer_reduces_the_loss(name):
     model = MLP((8, 1))
     lr = 0.05 if name in ("sgd", "momentum", "nesterov", "adagrad") else 1e-2
     st = create_state(model, make_optimizer(name, lr), jax.random.PRNGKey(0), d["x"])
-    r = fit(st, Classification(model, 2), d, None, FitConfig(epochs=30, batch_size=8, **QUIET))
+    r = fit(st, Classification(2), d, None, FitConfig(epochs=30, batch_size=8, **QUIET))
     assert r.history["train_loss"][0, -1] < 0.6 * r.history["train_loss"][0, 0]
 
 
@@ -312,7 +299,7 @@ def test_schedules_drive_the_injected_learning_rate():
     model = MLP((8, 1))
     sched = make_schedule("warmup_cosine", 1e-2, total_steps=20, warmup_steps=4)
     st = create_state(model, make_optimizer("adam", sched), jax.random.PRNGKey(0), d["x"])
-    r = fit(st, Classification(model, 2), d, None, FitConfig(epochs=10, **QUIET))  # 2 steps/epoch = 20 steps
+    r = fit(st, Classification(2), d, None, FitConfig(epochs=10, **QUIET))  # 2 steps/epoch = 20 steps
     lr = float(r.state.opt_state.hyperparams["learning_rate"])
     assert lr == pytest.approx(float(sched(19)), rel=1e-5) and lr < 1e-3  # cosine decayed to ~0
     with pytest.raises(ValueError, match="unknown schedule"):
@@ -321,15 +308,19 @@ def test_schedules_drive_the_injected_learning_rate():
         make_schedule("cosine", 1e-2)
 
 
-def test_default_xla_flags_keep_the_users_own(monkeypatch):
-    """jaxnets adds its XLA:CPU defaults only for options XLA_FLAGS does not already set."""
-    from jaxnets.runtime import DEFAULT_XLA_FLAGS, set_default_xla_flags
+def test_cpu_xla_flags_keep_the_users_own(monkeypatch):
+    """set_cpu_xla_flags adds jaxnets' XLA:CPU flags only for options XLA_FLAGS does not already set,
+    and refuses once JAX's backends have started (XLA would silently ignore them)."""
+    from jaxnets import runtime
 
+    with pytest.raises(RuntimeError, match="before the first JAX computation"):
+        runtime.set_cpu_xla_flags()
+    monkeypatch.setattr(runtime, "_backends_started", lambda: False)
     monkeypatch.setenv("XLA_FLAGS", "--xla_backend_extra_options=mine --xla_dump_to=/tmp/x")
-    set_default_xla_flags()
+    runtime.set_cpu_xla_flags()
     flags = os.environ["XLA_FLAGS"].split()
-    assert flags[:2] == ["--xla_backend_extra_options=mine", "--xla_dump_to=/tmp/x"]
-    assert flags[2:] == [DEFAULT_XLA_FLAGS["xla_cpu_use_fusion_emitters"]]
+    assert flags == ["--xla_backend_extra_options=mine", "--xla_dump_to=/tmp/x",
+                     runtime.CPU_XLA_FLAGS["xla_cpu_use_fusion_emitters"]]
     monkeypatch.delenv("XLA_FLAGS")
-    set_default_xla_flags()
-    assert os.environ["XLA_FLAGS"].split() == list(DEFAULT_XLA_FLAGS.values())
+    runtime.set_cpu_xla_flags()
+    assert os.environ["XLA_FLAGS"].split() == list(runtime.CPU_XLA_FLAGS.values())

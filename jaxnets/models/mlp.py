@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxnets.nn.activations import get_activation
 
@@ -49,12 +50,18 @@ class MLP(nn.Module):
 
     def __post_init__(self):
         # Validate at construction so a bad config fails before any tracing, naming the field.
+        if isinstance(self.features, (str, bytes)) or not isinstance(self.features, Sequence | np.ndarray):
+            raise TypeError(f"MLP.features must be a sequence of ints (hidden widths, then the output width), "
+                            f"got {self.features!r}")
         feats = tuple(self.features)
         if not feats:
             raise ValueError("MLP.features must list at least the output width, got ()")
         for i, f in enumerate(feats):
-            if not isinstance(f, int) or isinstance(f, bool) or f <= 0:
+            if not isinstance(f, int | np.integer) or isinstance(f, bool) or f <= 0:
                 raise ValueError(f"MLP.features[{i}] must be a positive int, got {f!r} in {feats}")
+        # A tuple of Python ints: the module is hashed as a static argument of compiled programs
+        # (a list, as the text writes layers, would not hash).
+        object.__setattr__(self, "features", tuple(int(f) for f in feats))
         if not 0.0 <= self.dropout_rate < 1.0:
             raise ValueError(f"MLP.dropout_rate must be in [0, 1), got {self.dropout_rate}")
         get_activation(self.activation)

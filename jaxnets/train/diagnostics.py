@@ -15,10 +15,7 @@ def loss_gradients(objective, state: TrainState, data: dict, train: bool = True)
              "mask": jnp.ones(len(data["y"]), jnp.float32)}
 
     def one(params, variables, rng):
-        return jax.grad(lambda p: objective(p, variables, batch, rng, train)[0])(params)
+        return jax.grad(lambda p: objective(state.apply_fn, p, variables, batch, rng, train)[0])(params)
 
     fn = jax.jit(one if state.num_members is None else jax.vmap(one))
-    args = (state.params, state.variables, state.rng)
-    if jax.default_backend() == "cpu":  # runs once: an unoptimised compile is several times faster
-        return fn.lower(*args).compile({"xla_backend_optimization_level": 0})(*args)
-    return fn(*args)
+    return fn(state.params, state.variables, state.rng)

@@ -1,5 +1,5 @@
 """Objectives of the generative families: autoencoders (`Reconstruction`), VAEs (`ELBO`), GANs
-(`GANObjective`). Same contract as `objectives.py`: `(params, variables, batch, rng, train) ->
+(`GANObjective`). Same contract as `objectives.py`: `(apply_fn, params, variables, batch, rng, train) ->
 (loss, (metric_sums, variables))`, so they train through the one generic step, loop and checkpoints.
 
 They are unsupervised (`needs_labels = False`): batches need only "x" (and "mask"). Noise, latent
@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from jaxnets.models.autoencoder import reparameterize
 from jaxnets.nn.losses import kl_bernoulli, kl_normal, mse
-from jaxnets.train.objectives import _masked_mean
+from jaxnets.train.objectives import _masked_mean, module_of
 
 Array = jax.Array
 
@@ -44,17 +44,19 @@ def check_noise(noise: str, level: float, owner: str = "noise") -> None:
         raise ValueError(f"{owner}: gaussian noise level (std) must be >= 0, got {level}")
 
 
-def encoder_jacobian(model: nn.Module, params, x: Array) -> Array:
+def encoder_jacobian(model, params, x: Array) -> Array:
     """∂h/∂x for every example: x [batch, *input_shape] -> [batch, latent_dim, input size] (reverse mode:
-    one vector-Jacobian product per code unit)."""
+    one vector-Jacobian product per code unit). model: a linen module or its `apply`."""
+    apply = model.apply if isinstance(model, nn.Module) else model
+
     def code(xi):
-        return model.apply({"params": params}, xi[None], method="encode")[0]
+        return apply({"params": params}, xi[None], method="encode")[0]
 
     jac = jax.vmap(jax.jacrev(code))(x)
     return jac.reshape(x.shape[0], jac.shape[1], -1)
 
 
-def contractive_penalty(model: nn.Module, params, x: Array) -> Array:
+def contractive_penalty(model, params, x: Array) -> Array:
     """‖∂h/∂x‖²_F per example [batch] — the contractive autoencoder's penalty (Rifai et al. 2011)."""
     return jnp.sum(jnp.square(encoder_jacobian(model, params, x)), axis=(1, 2))
 
@@ -73,7 +75,6 @@ class Reconstruction:
     batch: {"x": [b, ...], "mask": [b]}. Metrics: loss (reconstruction MSE), penalty, count.
     """
 
-    model: nn.Module
     noise: str = "none"
     noise_level: float = 0.0
     sparsity: str = "none"
@@ -91,15 +92,16 @@ class Reconstruction:
                              f"{self.sparsity_weight} and {self.contractive}")
         if not 0.0 < self.sparsity_target < 1.0:
             raise ValueError(f"Reconstruction.sparsity_target must be in (0, 1), got {self.sparsity_target}")
-        if self.sparsity == "kl" and getattr(self.model, "code_activation", None) != "sigmoid":
+
+    def __call__(self, apply_fn, params, variables, batch: dict, rng: Array, train: bool):
+        code = getattr(module_of(apply_fn, "Reconstruction"), "code_activation", None)
+        if self.sparsity == "kl" and code != "sigmoid":
             raise ValueError("Reconstruction(sparsity='kl') needs codes in (0, 1): build the Autoencoder with "
                              "code_activation='sigmoid'")
-
-    def __call__(self, params, variables, batch: dict, rng: Array, train: bool):
         x, mask = batch["x"], batch["mask"]
         x_in = corrupt(rng, x, self.noise, self.noise_level)
-        h = self.model.apply({"params": params}, x_in, method="encode")
-        x_hat = self.model.apply({"params": params}, h, method="decode")
+        h = apply_fn({"params": params}, x_in, method="encode")
+        x_hat = apply_fn({"params": params}, h, method="decode")
         loss, loss_sum = _masked_mean(mse(x_hat, x), mask)
         penalty = jnp.zeros(x.shape[0], x.dtype)
         if self.sparsity == "l1":
@@ -108,7 +110,7 @@ class Reconstruction:
             rate = jnp.sum(h * mask[:, None], 0) / jnp.maximum(jnp.sum(mask), 1.0)
             penalty = penalty + self.sparsity_weight * jnp.sum(kl_bernoulli(self.sparsity_target, rate))
         if self.contractive:
-            penalty = penalty + self.contractive * contractive_penalty(self.model, params, x_in)
+            penalty = penalty + self.contractive * contractive_penalty(apply_fn, params, x_in)
         mean_penalty, penalty_sum = _masked_mean(penalty, mask)
         metrics = {"loss_sum": loss_sum, "penalty_sum": penalty_sum, "count": jnp.sum(mask)}
         return loss + mean_penalty, (metrics, variables)
@@ -125,7 +127,6 @@ class ELBO:
     Metrics: loss (the β_t-weighted objective), neg_elbo (β = 1), recon (−log p(x|z)), kl, mse, count.
     """
 
-    model: nn.Module
     beta: float = 1.0
     kl_warmup_steps: int = 0
     needs_labels = False
@@ -141,13 +142,13 @@ class ELBO:
             return jnp.asarray(self.beta, jnp.float32)
         return self.beta * jnp.minimum(1.0, step.astype(jnp.float32) / self.kl_warmup_steps)
 
-    def __call__(self, params, variables, batch: dict, rng: Array, train: bool):
+    def __call__(self, apply_fn, params, variables, batch: dict, rng: Array, train: bool):
         x, mask = batch["x"], batch["mask"]
-        mean, log_var = self.model.apply({"params": params}, x, method="encode")
+        mean, log_var = apply_fn({"params": params}, x, method="encode")
         z = reparameterize(rng, mean, log_var)
-        out = self.model.apply({"params": params}, z, logits=True, method="decode")
+        out = apply_fn({"params": params}, z, logits=True, method="decode")
         flat = lambda a: a.reshape(a.shape[0], -1)
-        if self.model.likelihood == "bernoulli":
+        if module_of(apply_fn, "ELBO").likelihood == "bernoulli":
             recon = jnp.sum(jax.nn.softplus(flat(out)) - flat(out) * flat(x), axis=-1)
             x_hat = jax.nn.sigmoid(out)
         else:
@@ -179,7 +180,6 @@ class GANObjective:
     Metrics: loss (= d_loss + g_loss), d_loss, g_loss, d_real / d_fake (mean D probability), count.
     """
 
-    model: nn.Module
     loss: str = "non_saturating"
     r1: float = 0.0
     sample_metrics: Callable | None = None
@@ -192,16 +192,16 @@ class GANObjective:
         if not self.r1 >= 0:
             raise ValueError(f"GANObjective.r1 must be >= 0, got {self.r1}")
 
-    def __call__(self, params, variables, batch: dict, rng: Array, train: bool, player: str | None = None):
+    def __call__(self, apply_fn, params, variables, batch: dict, rng: Array, train: bool, player: str | None = None):
         x, mask = batch["x"], batch["mask"]
         v = {"params": params}
-        z = jax.random.normal(rng, (x.shape[0], self.model.latent_dim), x.dtype)
-        fake = self.model.apply(v, z, method="generate")
-        d_fake = self.model.apply(v, fake, method="discriminate")
-        d_real = self.model.apply(v, x, method="discriminate")
+        z = jax.random.normal(rng, (x.shape[0], module_of(apply_fn, "GANObjective").latent_dim), x.dtype)
+        fake = apply_fn(v, z, method="generate")
+        d_fake = apply_fn(v, fake, method="discriminate")
+        d_real = apply_fn(v, x, method="discriminate")
         d_loss_ex = jax.nn.softplus(-d_real) + jax.nn.softplus(d_fake)
         if self.r1 and player == "discriminator":
-            grad_x = jax.grad(lambda xr: jnp.sum(self.model.apply(v, xr, method="discriminate")))(x)
+            grad_x = jax.grad(lambda xr: jnp.sum(apply_fn(v, xr, method="discriminate")))(x)
             d_loss_ex = d_loss_ex + 0.5 * self.r1 * jnp.sum(jnp.square(grad_x).reshape(x.shape[0], -1), axis=1)
         g_loss_ex = jax.nn.softplus(-d_fake) if self.loss == "non_saturating" else -jax.nn.softplus(d_fake)
         d_loss, d_sum = _masked_mean(d_loss_ex, mask)

@@ -1,5 +1,7 @@
-"""Objectives: loss + metrics as pure functions of (params, variables, batch, rng, train).
+"""Objectives: loss + metrics as pure functions of (apply_fn, params, variables, batch, rng, train).
 
+`apply_fn` is the state's model (`TrainState.apply_fn`): an objective holds no model of its own, so
+the network trained, evaluated and used for prediction is always the same one.
 Every objective returns `(loss, (metric_sums, new_variables))`. Metrics are *sums* over the valid
 (mask = 1) examples plus a "count", so that epochs and padded last batches aggregate exactly;
 `loss` is the masked mean that gradients flow through. This is the only place a model family
@@ -29,15 +31,33 @@ def model_kwargs(batch: dict) -> dict:
     return {k: batch[k] for k in MODEL_KWARGS if k in batch}
 
 
-def apply_model(model: nn.Module, params, variables, x: Array, rng: Array, train: bool, **kwargs):
-    """model.apply with mutable collections (e.g. batch_stats) updated only when training."""
+def apply_model(apply_fn, params, variables, x: Array, rng: Array, train: bool, **kwargs):
+    """apply_fn with mutable collections (e.g. batch_stats) updated only when training."""
     mutable = list(variables) if (train and variables) else False
-    out = model.apply({"params": params, **variables}, x, train=train, rngs={"dropout": rng}, mutable=mutable,
-                      **kwargs)
+    out = apply_fn({"params": params, **variables}, x, train=train, rngs={"dropout": rng}, mutable=mutable, **kwargs)
     if mutable:
         y, new_vars = out
         return y, {**variables, **new_vars}
     return out, variables
+
+
+def module_of(apply_fn, owner: str) -> nn.Module:
+    """The linen module behind a state's apply_fn (`model.apply`), for objectives that read its fields."""
+    module = getattr(apply_fn, "__self__", None)
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"{owner} needs a state built from a linen module (apply_fn = model.apply), "
+                        f"got apply_fn {apply_fn!r}")
+    return module
+
+
+def check_output_width(logits: Array, num_classes: int, owner: str) -> None:
+    """At trace time: binary needs 1 (or 2) outputs, k classes need k."""
+    width = logits.shape[-1]
+    ok = width == num_classes or (num_classes == 2 and width == 1)
+    if not ok:
+        want = "1 or 2 outputs" if num_classes == 2 else f"{num_classes} outputs"
+        raise ValueError(f"{owner}(num_classes={num_classes}) needs a model with {want}, but the model's last "
+                         f"layer has {width} (e.g. MLP features ending in {num_classes if num_classes > 2 else 1})")
 
 
 def _masked_mean(per_example: Array, mask: Array) -> tuple[Array, Array]:
@@ -58,18 +78,20 @@ class Classification:
     batch: {"x": [b, ...], "y": [b] int labels, "mask": [b] float}; l2: weight on 0.5‖W‖².
     """
 
-    model: nn.Module
     num_classes: int
     l2: float = 0.0
 
     def __post_init__(self):
+        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, (int, np.integer)):
+            raise TypeError(f"Classification.num_classes must be an int, got {self.num_classes!r}")
         if self.num_classes < 2:
             raise ValueError(f"Classification needs num_classes >= 2, got {self.num_classes}")
         if self.l2 < 0:
             raise ValueError(f"l2 must be >= 0, got {self.l2}")
 
-    def __call__(self, params, variables, batch: dict, rng: Array, train: bool):
-        logits, new_vars = apply_model(self.model, params, variables, batch["x"], rng, train, **model_kwargs(batch))
+    def __call__(self, apply_fn, params, variables, batch: dict, rng: Array, train: bool):
+        logits, new_vars = apply_model(apply_fn, params, variables, batch["x"], rng, train, **model_kwargs(batch))
+        check_output_width(logits, self.num_classes, "Classification")
         y, mask = batch["y"], batch["mask"]
         if logits.shape[-1] == 1:
             per_ex = binary_cross_entropy(logits, y)
@@ -104,12 +126,15 @@ class Classification:
 class Regression:
     """Mean squared error. batch: {"x": [b, ...], "y": [b] or [b, k] float targets, "mask": [b]}."""
 
-    model: nn.Module
     l2: float = 0.0
 
-    def __call__(self, params, variables, batch: dict, rng: Array, train: bool):
-        pred, new_vars = apply_model(self.model, params, variables, batch["x"], rng, train, **model_kwargs(batch))
-        y = batch["y"].reshape(pred.shape)
+    def __call__(self, apply_fn, params, variables, batch: dict, rng: Array, train: bool):
+        pred, new_vars = apply_model(apply_fn, params, variables, batch["x"], rng, train, **model_kwargs(batch))
+        y = batch["y"]
+        if y.size != pred.size:
+            raise ValueError(f"Regression: targets y of shape {y.shape[1:]} per example do not match the model's "
+                             f"output of shape {pred.shape[1:]}")
+        y = y.reshape(pred.shape)
         per_ex = mse(pred, y)
         loss, loss_sum = _masked_mean(per_ex, batch["mask"])
         if self.l2 and train:
@@ -132,15 +157,17 @@ class TokenClassification:
     count tokens, so finalize_metrics gives the mean loss per token (nats; / ln 2 = bits per token).
     """
 
-    model: nn.Module
     num_classes: int
 
     def __post_init__(self):
         if self.num_classes < 2:
             raise ValueError(f"TokenClassification needs num_classes >= 2, got {self.num_classes}")
 
-    def __call__(self, params, variables, batch: dict, rng: Array, train: bool):
-        logits, new_vars = apply_model(self.model, params, variables, batch["x"], rng, train, **model_kwargs(batch))
+    def __call__(self, apply_fn, params, variables, batch: dict, rng: Array, train: bool):
+        logits, new_vars = apply_model(apply_fn, params, variables, batch["x"], rng, train, **model_kwargs(batch))
+        if logits.shape[-1] != self.num_classes:
+            raise ValueError(f"TokenClassification(num_classes={self.num_classes}) needs {self.num_classes} outputs "
+                             f"per token, but the model has {logits.shape[-1]}")
         y = batch["y"]
         token_mask = jnp.broadcast_to(batch["mask"][:, None], y.shape)
         per_token = categorical_cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)).reshape(y.shape)
@@ -166,18 +193,18 @@ class Augmented:
     objective: Any
     augment: Any  # (key, x [b, ...]) -> x' [b, ...]
 
-    def __call__(self, params, variables, batch: dict, rng: Array, train: bool):
+    def __call__(self, apply_fn, params, variables, batch: dict, rng: Array, train: bool):
         if train:
             aug_key, rng = jax.random.split(rng)
             batch = {**batch, "x": self.augment(aug_key, batch["x"])}
-        return self.objective(params, variables, batch, rng, train)
+        return self.objective(apply_fn, params, variables, batch, rng, train)
 
     def check_data(self, data: dict, where: str) -> None:
         if hasattr(self.objective, "check_data"):
             self.objective.check_data(data, where)
 
 
-Objective = Any  # callable(params, variables, batch, rng, train) -> (loss, (metrics, new_variables))
+Objective = Any  # callable(apply_fn, params, variables, batch, rng, train) -> (loss, (metrics, new_variables))
 
 
 _RENAMED = {"loss_sum": "loss", "correct": "accuracy", "abs_err": "mae"}

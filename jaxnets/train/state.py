@@ -1,7 +1,7 @@
-"""TrainState: everything a step reads and writes, as one pytree (vmappable, checkpointable)."""
+"""TrainState: everything a step reads and writes, as one pytree (vmappable, shardable, checkpointable)."""
 from __future__ import annotations
 
-import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -11,15 +11,17 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import struct
+from jax.sharding import Mesh
 
-from jaxnets.runtime import paused_gc
+from jaxnets import distributed
 
 
 @struct.dataclass
 class TrainState:
     """step: int32 []; params / opt_state / variables (mutable collections such as batch_stats);
     rng: a raw uint32[2] key from which every step and epoch key is derived with `fold_in`, so a run
-    resumed at epoch k draws exactly the same numbers as one never stopped.
+    resumed at epoch k draws exactly the same numbers as one never stopped. apply_fn: the model —
+    the one source of truth that objectives, evaluation and prediction all apply.
 
     With a leading member axis on every leaf the same class holds N seeds / hyper-parameter settings.
     """
@@ -39,123 +41,90 @@ class TrainState:
         return None if self.step.ndim == 0 else int(self.step.shape[0])
 
 
-# Initialisation runs once, but its threefry draws compile slowly (~0.1 s per kernel at XLA:CPU's
-# default optimisation level). Compiled unoptimised it takes 5-8x less time, and the integer
-# random bits are the same; we always init this way, so results stay deterministic. The program is
-# small: splitting its LLVM module for parallel code generation costs more than it saves (the seed's
-# four MLPs: 1.01 -> 0.89 s to initialise).
-_INIT_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0, "xla_cpu_parallel_codegen_split_count": 1}
-
-
-def _init(model: nn.Module, tx: optax.GradientTransformation, rng: jax.Array, sample_x) -> TrainState:
-    sample_x = jnp.asarray(sample_x)
+def _init(model: nn.Module, tx: optax.GradientTransformation, rng: jax.Array, x1: jax.Array) -> TrainState:
     init_key, dropout_key, state_key = jax.random.split(rng, 3)
-    variables = model.init({"params": init_key, "dropout": dropout_key}, sample_x[:1], train=False)
-    variables = dict(variables)
+    variables = dict(model.init({"params": init_key, "dropout": dropout_key}, x1, train=False))
     params = variables.pop("params")
-    return TrainState(
-        step=jnp.zeros((), jnp.int32),
-        params=params,
-        opt_state=tx.init(params),
-        variables=variables,
-        rng=state_key,
-        apply_fn=model.apply,
-        tx=tx,
-        input_shape=tuple(sample_x.shape[1:]),
-    )
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params), variables=variables,
+                      rng=state_key, apply_fn=model.apply, tx=tx, input_shape=tuple(x1.shape[1:]))
 
 
-def _init_many(model: nn.Module, tx: optax.GradientTransformation, keys: jax.Array, x1: jax.Array) -> TrainState:
-    if keys.shape[0] == 1:
-        # One member: no vmap to trace (the seed's four MLPs lower 0.08-0.12 s faster); the same
-        # numbers, since every Threefry draw depends only on its own key.
-        return jax.tree_util.tree_map(lambda a: a[None], _init(model, tx, keys[0], x1))
-    return jax.vmap(lambda k: _init(model, tx, k, x1))(keys)
+@functools.lru_cache(maxsize=64)
+def _init_program(model: nn.Module, tx: optax.GradientTransformation, sharding):
+    # Cached per (model, optimizer, sharding): a second create_states with the same shapes compiles nothing.
+    # On CPU the initialiser (it runs once) compiles without LLVM optimisation: its Threefry draws
+    # compile 5-8x faster and the integer random bits are the same. Measured on `cnn_vs_mlp --quick`:
+    # see INIT_OPT_LEVEL's note in docs/speed.md.
+    options = distributed.cpu_compiler_options(sharding.mesh, xla_backend_optimization_level=0)
+    return jax.jit(jax.vmap(lambda k, x1: _init(model, tx, k, x1), in_axes=(0, None)), out_shardings=sharding,
+                   compiler_options=options)
 
 
-# Module-level jits with model and optimizer static (both hash by value): a second create_states for
-# the same model, optimizer and shapes reuses the compiled initialiser instead of compiling it again.
-_init_many_cpu = jax.jit(_init_many, static_argnums=(0, 1), compiler_options=_INIT_COMPILER_OPTIONS)
-_init_many_default = jax.jit(_init_many, static_argnums=(0, 1))
-
-
-def _first_example(sample_x) -> np.ndarray:
-    # Host-side slice: slicing a NumPy array compiles nothing (a cold start compiles every eager op).
-    return np.asarray(sample_x[:1] if isinstance(sample_x, jax.Array) else np.asarray(sample_x)[:1])
-
-
-def _init_jit():
-    return _init_many_cpu if jax.default_backend() == "cpu" else _init_many_default
-
-
-def _initialise(model, tx, keys, sample_x) -> TrainState:
-    x1 = _first_example(sample_x)
-    with paused_gc():
-        return _init_jit()(model, tx, keys, x1).replace(apply_fn=model.apply, tx=tx, input_shape=tuple(x1.shape[1:]))
-
-
-def _seed_keys(seeds) -> jax.Array:
+def _seed_keys(seeds) -> np.ndarray:
     seeds = np.asarray(seeds)
     if seeds.ndim != 1 or seeds.size == 0:
         raise ValueError(f"seeds must be a non-empty 1-D sequence, got shape {seeds.shape}")
     if not np.issubdtype(seeds.dtype, np.integer) or seeds.min() < 0 or seeds.max() >= 2**32:
         raise ValueError(f"seeds must be integers in [0, 2**32), got {seeds.tolist()}")
-    return prng_keys(seeds)
+    return seeds.astype(np.uint32)
 
 
-def create_states(
-    model: nn.Module, tx: optax.GradientTransformation, seeds: Sequence[int] | jax.Array, sample_x
-) -> TrainState:
-    """N independently initialised members stacked on a leading axis (one per seed), built by vmap."""
-    return _initialise(model, tx, _seed_keys(seeds), sample_x)
+def _first_example(sample_x) -> np.ndarray:
+    x = np.asarray(sample_x)
+    if x.ndim < 1 or x.shape[0] == 0:
+        raise ValueError(f"sample_x must be a batch [n >= 1, ...] of inputs, got shape {x.shape}")
+    return x[:1]
 
 
-@dataclasses.dataclass(frozen=True)
-class LoweredStates:
-    """`create_states` in two halves: tracing and lowering the initialiser (Python, holds the GIL),
-    then compiling and running it (`run`, XLA: releases the GIL). A caller building several models
-    lowers the next one while this one compiles on another thread. `shapes` is the state's structure
-    (ShapeDtypeStruct leaves), enough to lower the training program (`lower_fit`) before `run`."""
-
-    lowered: Any
-    keys: jax.Array
-    x1: np.ndarray
-    shapes: TrainState
-
-    def run(self) -> TrainState:
-        """Compile and run the initialiser: the same numbers as `create_states`."""
-        state = self.lowered.compile()(self.keys, self.x1)
-        return state.replace(apply_fn=self.shapes.apply_fn, tx=self.shapes.tx, input_shape=self.shapes.input_shape)
-
-
-def lower_states(model: nn.Module, tx: optax.GradientTransformation, seeds: Sequence[int] | jax.Array,
-                 sample_x) -> LoweredStates:
-    """Trace and lower the initialiser of `create_states(model, tx, seeds, sample_x)` without compiling it."""
-    keys, x1 = _seed_keys(seeds), _first_example(sample_x)
-    with paused_gc():
-        lowered = _init_jit().lower(model, tx, keys, x1)
-    shapes = lowered.out_info.replace(apply_fn=model.apply, tx=tx, input_shape=tuple(x1.shape[1:]))
-    return LoweredStates(lowered, keys, x1, shapes)
-
-
-def prng_keys(seeds: np.ndarray) -> jax.Array:
+def prng_keys(seeds: np.ndarray) -> np.ndarray:
     """Raw keys [n, 2] equal to `jax.vmap(jax.random.PRNGKey)(seeds)`. For the default Threefry
-    implementation a key is [seed >> 32, seed & 0xFFFFFFFF], built on the host without compiling."""
+    implementation a key is [seed >> 32, seed & 0xFFFFFFFF], built on the host (no program to compile)."""
     if jax.config.jax_default_prng_impl != "threefry2x32":
-        return jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds, jnp.uint32))
-    return jax.device_put(np.stack([np.zeros(len(seeds), np.uint32), seeds.astype(np.uint32)], axis=1))
+        return np.asarray(jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds, jnp.uint32)))
+    return np.stack([np.zeros(len(seeds), np.uint32), seeds.astype(np.uint32)], axis=1)
 
 
-def create_state(model: nn.Module, tx: optax.GradientTransformation, rng: jax.Array, sample_x) -> TrainState:
-    """Initialise one model from a key. sample_x: [batch, ...] (only its shape and dtype are used)."""
-    return jax.tree_util.tree_map(lambda a: a[0], _initialise(model, tx, jnp.asarray(rng)[None], sample_x))
+def _initialise(model, tx, keys: np.ndarray, sample_x, mesh: Mesh, sharding) -> TrainState:
+    rep = distributed.replicated(mesh)
+    x1 = distributed.put(_first_example(sample_x), rep)
+    return _init_program(model, tx, sharding)(distributed.put(keys, rep), x1)
+
+
+def create_states(model: nn.Module, tx: optax.GradientTransformation, seeds: Sequence[int],
+                  sample_x, mesh: Mesh | None = None) -> TrainState:
+    """N independently initialised members stacked on a leading axis (one per seed), initialised
+    straight into their sharding: split over the mesh's `members` axis when N divides evenly, else
+    replicated (the engine pads the member axis itself). sample_x: [batch, ...] (shape and dtype only).
+    mesh: default `distributed.default_mesh(N)`."""
+    seeds = _seed_keys(seeds)
+    mesh = mesh if mesh is not None else distributed.default_mesh(len(seeds))
+    even = len(seeds) % mesh.shape[distributed.MEMBERS] == 0
+    sharding = distributed.member_sharding(mesh) if even else distributed.replicated(mesh)
+    return _initialise(model, tx, prng_keys(seeds), sample_x, mesh, sharding)
+
+
+def create_state(model: nn.Module, tx: optax.GradientTransformation, rng: jax.Array, sample_x,
+                 mesh: Mesh | None = None) -> TrainState:
+    """Initialise one model (no member axis) from a raw key (`jax.random.PRNGKey(seed)`)."""
+    mesh = mesh if mesh is not None else distributed.default_mesh(1)
+    keys = np.asarray(rng, np.uint32).reshape(1, -1)
+    stacked = _initialise(model, tx, keys, sample_x, mesh, distributed.replicated(mesh))
+    return jax.tree_util.tree_map(lambda a: a[0], stacked)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _member(state: TrainState, i: int) -> TrainState:
+    # One program for the whole tree (an eager a[i] per leaf compiles a program per leaf shape).
+    return jax.tree_util.tree_map(lambda a: a[i], state)
 
 
 def member(state: TrainState, i: int) -> TrainState:
     """Member i of a stacked state, as a single state."""
     if state.num_members is None:
         raise ValueError("member() needs a stacked state (leading member axis)")
-    return jax.tree_util.tree_map(lambda a: a[i], state)
+    if not -state.num_members <= i < state.num_members:
+        raise IndexError(f"member {i} of a state with {state.num_members} members")
+    return _member(state, int(i) % state.num_members)
 
 
 def stack(states: Sequence[TrainState]) -> TrainState:

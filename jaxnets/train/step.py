@@ -20,10 +20,10 @@ def _players(objective) -> tuple[str, ...] | None:
     return getattr(objective, "players", None)
 
 
-def _player_loss(objective, player: str, params: dict, variables, batch: dict, key):
+def _player_loss(objective, apply_fn, player: str, params: dict, variables, batch: dict, key):
     """The objective as a function of one player's parameters, the others held at their current values."""
     others = dict(params)
-    return lambda own: objective({**others, player: own}, variables, batch, key, True, player=player)
+    return lambda own: objective(apply_fn, {**others, player: own}, variables, batch, key, True, player=player)
 
 
 def make_train_step(objective) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
@@ -34,15 +34,17 @@ def make_train_step(objective) -> Callable[[TrainState, dict], tuple[TrainState,
         rng = jax.random.fold_in(state.rng, state.step)
         batch = {**batch, "step": state.step}
         if players is None:
-            grad_fn = jax.value_and_grad(objective, has_aux=True)
-            (_, (metrics, new_vars)), grads = grad_fn(state.params, state.variables, batch, rng, True)
+            grad_fn = jax.value_and_grad(lambda p: objective(state.apply_fn, p, state.variables, batch, rng, True),
+                                         has_aux=True)
+            (_, (metrics, new_vars)), grads = grad_fn(state.params)
             updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
             params = optax.apply_updates(state.params, updates)
             return state.replace(step=state.step + 1, params=params, opt_state=opt_state, variables=new_vars), metrics
 
         params, opt_state, variables, metrics = dict(state.params), dict(state.opt_state), state.variables, {}
         for i, player in enumerate(players):
-            loss_fn = _player_loss(objective, player, params, variables, batch, jax.random.fold_in(rng, i))
+            key = jax.random.fold_in(rng, i)
+            loss_fn = _player_loss(objective, state.apply_fn, player, params, variables, batch, key)
             (_, (m, variables)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params[player])
             updates, opt_state[player] = state.tx.update_player(player, grads, opt_state[player], params[player])
             params[player] = optax.apply_updates(params[player], updates)
@@ -56,7 +58,8 @@ def make_eval_step(objective) -> Callable[[TrainState, dict], dict]:
     """(state, batch) -> metric_sums, in eval mode (no dropout, batch statistics frozen)."""
 
     def eval_step(state: TrainState, batch: dict):
-        _, (metrics, _) = objective(state.params, state.variables, {**batch, "step": state.step}, state.rng, False)
+        _, (metrics, _) = objective(state.apply_fn, state.params, state.variables, {**batch, "step": state.step},
+                                    state.rng, False)
         return metrics
 
     return eval_step
