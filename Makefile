@@ -3,7 +3,6 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export JAX_PLATFORMS ?= cpu
 
 .PHONY: run test test-all bench lint clean
 

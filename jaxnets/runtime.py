@@ -10,6 +10,8 @@ scripts call these before their first JAX computation (NumPyro's `set_host_devic
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 from pathlib import Path
 
@@ -86,3 +88,17 @@ def enable_compile_cache(path: str | Path | None = None) -> Path:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return path
+
+
+@contextlib.contextmanager
+def paused_gc():
+    """Pause Python's cyclic garbage collector while tracing and lowering a program: tracing makes
+    many short-lived objects, which trigger full collections of the whole JAX/Flax heap (measured in
+    docs/speed.md). Reference counting still frees everything; the collector resumes afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

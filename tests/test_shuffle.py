@@ -77,3 +77,25 @@ def test_orders_look_uniformly_random():
     assert chisquare(counts.ravel()).pvalue > 1e-3
     adjacent = np.mean(np.abs(np.argmax(orders == 0, 1) - np.argmax(orders == 1, 1)) == 1)
     assert abs(adjacent - 2 * (n - 1) / (n * (n - 1))) < 0.03  # 0.2 for a uniform permutation
+
+
+def test_orders_drawn_per_chunk_equal_orders_drawn_per_epoch(monkeypatch):
+    """Small datasets draw a chunk's orders at once, larger ones per epoch: the same numbers."""
+    from jaxnets.models import MLP as Net
+    from jaxnets.train import Classification, FitConfig, fit, make_optimizer
+    from jaxnets.train import compile as compile_module
+    from jaxnets.train import epoch as epoch_module
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(70, 4)).astype(np.float32)
+    data = {"x": x, "y": (x[:, 0] > 0).astype(np.int32)}
+    cfg = FitConfig(epochs=6, batch_size=16, epochs_per_call=4, progress=False)  # 6 % 4: the skip branch too
+    tx = make_optimizer("sgd", 0.1)
+    run = lambda: fit(create_states(Net((8, 1)), tx, [0, 1], x), Classification(2), data, None, cfg)
+    chunked = run()
+    monkeypatch.setattr(epoch_module, "CHUNK_ORDERS_MAX_EXAMPLES", 0)
+    monkeypatch.setattr(compile_module, "_CACHE", type(compile_module._CACHE)())  # compile anew
+    per_epoch = run()
+    np.testing.assert_array_equal(jax.device_get(chunked.state.params["output"]["kernel"]),
+                                  jax.device_get(per_epoch.state.params["output"]["kernel"]))
+    np.testing.assert_array_equal(chunked.history["train_loss"], per_epoch.history["train_loss"])

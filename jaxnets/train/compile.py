@@ -22,8 +22,12 @@ import numpy as np
 from jax.sharding import Mesh
 
 from jaxnets import distributed
+from jaxnets.runtime import paused_gc
 from jaxnets.train.epoch import LoopCarry, make_run_chunk, member_carry
 from jaxnets.train.state import TrainState
+
+
+SINGLE_MEMBER_WITHOUT_VMAP = True  # switches kept for A/B measurements (docs/speed.md)
 
 
 def state_sharding(n: int, mesh: Mesh):
@@ -116,19 +120,25 @@ def compile_program(state: TrainState, objective, train: dict, val: dict | None,
     if data > 1:
         constrain = lambda b: jax.lax.with_sharding_constraint(b, distributed.batch_sharding(mesh))
     one = make_run_chunk(objective, config, val is not None, data_multiple=data, constrain=constrain)
-    run = jax.vmap(one, in_axes=(0, None, None, None), spmd_axis_name=distributed.MEMBERS)
+    if members == 1 and SINGLE_MEMBER_WITHOUT_VMAP:  # less to trace (docs/speed.md); the same numbers
+        def run(carry, train, val, ids):
+            out = one(jax.tree_util.tree_map(lambda a: a[0], carry), train, val, ids)
+            return jax.tree_util.tree_map(lambda a: a[None], out)
+    else:
+        run = jax.vmap(one, in_axes=(0, None, None, None), spmd_axis_name=distributed.MEMBERS)
 
     abstract_state = _abstract(state, placed)
-    carry = jax.eval_shape(start, abstract_state)
     ids = jax.ShapeDtypeStruct((config.chunk,), jnp.int32, sharding=rep)
     # On CPU, LLVM -O1 instead of -O2: the training programs compile faster at the same speed.
     options = distributed.cpu_compiler_options(mesh, xla_backend_optimization_level=1)
-    lowered = [
-        jax.jit(run, in_shardings=(by_member, rep, rep, rep), out_shardings=(by_member, rep), donate_argnums=0)
-        .lower(_abstract(carry, by_member), _abstract(train, rep), _abstract(val, rep), ids),
-        jax.jit(start, in_shardings=placed, out_shardings=by_member).lower(abstract_state),
-        jax.jit(finish, in_shardings=by_member, out_shardings=placed).lower(_abstract(carry, by_member)),
-    ]
+    with paused_gc():
+        carry = jax.eval_shape(start, abstract_state)
+        lowered = [
+            jax.jit(run, in_shardings=(by_member, rep, rep, rep), out_shardings=(by_member, rep), donate_argnums=0)
+            .lower(_abstract(carry, by_member), _abstract(train, rep), _abstract(val, rep), ids),
+            jax.jit(start, in_shardings=placed, out_shardings=by_member).lower(abstract_state),
+            jax.jit(finish, in_shardings=by_member, out_shardings=placed).lower(_abstract(carry, by_member)),
+        ]
     chunk, start_c, finish_c = (lw.compile(compiler_options=options) for lw in lowered)
     fp = FitProgram(chunk, start_c, finish_c, config, mesh, n, members, time.perf_counter() - t0)
     with _LOCK:

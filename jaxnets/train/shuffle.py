@@ -1,12 +1,11 @@
-"""Epoch shuffling: which examples form each mini-batch, as a pure function of (rng, epoch, step).
+"""Epoch shuffling: which examples form each mini-batch, as a pure function of (rng, epoch).
 
-An epoch's order is a keyed pseudo-random bijection of [0, n) (an 8-round Feistel network with
-cycle walking), evaluated for the rows of one step at a time: each step computes its own batch's
-indices from (epoch key, step number), so the training program never holds an order of n indices
-(its memory does not grow with the dataset) and sorts nothing (`jax.random.permutation` sorts n
-random keys each epoch, which XLA:CPU does slowly). The last partial batch is padded with the
-order's first examples and masked, never dropped; rows added to make a batch divisible by the data
-axis are masked too.
+An epoch's order is a keyed pseudo-random bijection of [0, n) ("swap-or-not"), computed inside the
+program once per epoch with elementwise integer ops: unlike `jax.random.permutation` it sorts
+nothing (XLA:CPU sorts slowly, and a sort's temporaries are several arrays of n), so the program's
+temporary memory grows only by the order itself (4 bytes per example) and each step gathers just its
+batch. The last partial batch is padded with the order's first examples and masked, never dropped;
+rows added to make a batch divisible by the data axis are masked too.
 """
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 _SHUFFLE_STREAM = 0x5EED  # epoch shuffling keys: fold_in(fold_in(rng, stream), epoch)
-ROUNDS = 8  # Feistel rounds: with 4, orders of ~10 examples were measurably non-uniform (chi-square)
+ROUNDS = 32  # swap-or-not rounds: positions test uniform (KS, chi-square) for n from 10 to 100k
 
 
 def epoch_key(rng: jax.Array, epoch) -> jax.Array:
@@ -26,8 +25,8 @@ def epoch_key(rng: jax.Array, epoch) -> jax.Array:
 
 
 def round_keys(key: jax.Array) -> jax.Array:
-    """uint32 [ROUNDS]: the Feistel round keys of one epoch's permutation."""
-    return jax.random.bits(key, (ROUNDS,), jnp.uint32)
+    """uint32 [ROUNDS, 2]: one epoch's permutation (per round: the pairing key, the coin key)."""
+    return jax.random.bits(key, (ROUNDS, 2), jnp.uint32)
 
 
 def _mix(x: jax.Array, k: jax.Array) -> jax.Array:
@@ -42,19 +41,21 @@ def _mix(x: jax.Array, k: jax.Array) -> jax.Array:
 def permute(keys: jax.Array, positions: jax.Array, n: int) -> jax.Array:
     """The images of `positions` (ints in [0, n)) under the bijection of [0, n) keyed by `keys`.
 
-    A balanced Feistel network permutes [0, 4^h) (4^h >= n); values that land outside [0, n) are
-    permuted again until inside ("cycle walking": a bijection of [0, n), < 4 rounds expected)."""
-    half = max(1, math.ceil(math.log2(max(n, 2)) / 2))
-    low = jnp.uint32((1 << half) - 1)
+    "Swap-or-not" (Hoang, Morris, Rogaway 2012): each round pairs x with K - x (mod n) and swaps the
+    pair when a keyed coin of the pair says so. Every round is an involution of [0, n), so the
+    composition is a bijection for any n, with no cycle walking and no loop of unknown length."""
+    if n >= 2**31:
+        raise ValueError(f"shuffling needs fewer than 2**31 examples, got {n}")
 
-    def feistel(x):
-        left, right = x >> half, x & low
-        for i in range(ROUNDS):
-            left, right = right, left ^ (_mix(right, keys[i]) & low)
-        return (left << half) | right
+    pair_keys = keys[:, 0] % n  # K in [0, n): a division per round, not per element
 
-    x = feistel(positions.astype(jnp.uint32))
-    x = jax.lax.while_loop(lambda x: jnp.any(x >= n), lambda x: jnp.where(x >= n, feistel(x), x), x)
+    def round_(i, x):
+        k = pair_keys[i]
+        partner = jnp.where(x <= k, k - x, k + n - x)  # K - x (mod n)
+        coin = _mix(jnp.maximum(x, partner), keys[i, 1]) & 1  # the same coin for both ends of a pair
+        return jnp.where(coin == 1, partner, x)
+
+    x = jax.lax.fori_loop(0, ROUNDS, round_, positions.astype(jnp.uint32))
     return x.astype(jnp.int32)
 
 
@@ -67,19 +68,23 @@ def num_batches(n: int, batch_size: int) -> int:
     return math.ceil(n / batch_size)
 
 
-def batch_rows(keys: jax.Array | None, step, n: int, batch_size: int, multiple: int = 1):
+def epoch_order(key: jax.Array, n: int) -> jax.Array:
+    """int32 [n]: the epoch's order of the n examples (the permutation of `key`)."""
+    return permute(round_keys(key), jnp.arange(n, dtype=jnp.uint32), n)
+
+
+def batch_rows(order: jax.Array | None, step, n: int, batch_size: int, multiple: int = 1):
     """Step `step` of an epoch: (indices [padded_batch] into n examples, mask [padded_batch] float).
-    keys: the epoch's `round_keys`, or None for the identity order (evaluation, shuffle=False)."""
+    order: the epoch's `epoch_order`, or None for the examples in order (evaluation, shuffle=False)."""
     cols = jnp.arange(padded_batch(batch_size, multiple))
     positions = step * batch_size + cols % batch_size
     mask = ((cols < batch_size) & (positions < n)).astype(jnp.float32)
     positions = positions % n  # padding: the order's first examples (real rows, weight 0)
-    idx = positions.astype(jnp.int32) if keys is None else permute(keys, positions, n)
-    return idx, mask
+    return (positions if order is None else order[positions]).astype(jnp.int32), mask
 
 
 def batch_indices(key: jax.Array | None, n: int, batch_size: int, shuffle: bool, multiple: int = 1):
     """A whole epoch at once: indices [n_batches, padded_batch] and the mask (for tests and tools;
-    the training program computes one step's rows at a time with `batch_rows`)."""
-    keys = round_keys(key) if shuffle else None
-    return jax.vmap(lambda s: batch_rows(keys, s, n, batch_size, multiple))(jnp.arange(num_batches(n, batch_size)))
+    the training program gathers one step's rows at a time with `batch_rows`)."""
+    order = epoch_order(key, n) if shuffle else None
+    return jax.vmap(lambda s: batch_rows(order, s, n, batch_size, multiple))(jnp.arange(num_batches(n, batch_size)))

@@ -14,6 +14,7 @@ from flax import struct
 from jax.sharding import Mesh
 
 from jaxnets import distributed
+from jaxnets.runtime import paused_gc
 
 
 @struct.dataclass
@@ -56,8 +57,13 @@ def _init_program(model: nn.Module, tx: optax.GradientTransformation, sharding):
     # compile 5-8x faster and the integer random bits are the same. Measured on `cnn_vs_mlp --quick`:
     # see INIT_OPT_LEVEL's note in docs/speed.md.
     options = distributed.cpu_compiler_options(sharding.mesh, xla_backend_optimization_level=0)
-    return jax.jit(jax.vmap(lambda k, x1: _init(model, tx, k, x1), in_axes=(0, None)), out_shardings=sharding,
-                   compiler_options=options)
+    return jax.jit(_init_many, static_argnums=(0, 1), out_shardings=sharding, compiler_options=options)
+
+
+def _init_many(model: nn.Module, tx: optax.GradientTransformation, keys: jax.Array, x1: jax.Array) -> TrainState:
+    if keys.shape[0] == 1:  # one member: no vmap to trace (the same numbers: each draw is its key's)
+        return jax.tree_util.tree_map(lambda a: a[None], _init(model, tx, keys[0], x1))
+    return jax.vmap(lambda k: _init(model, tx, k, x1))(keys)
 
 
 def _seed_keys(seeds) -> np.ndarray:
@@ -87,7 +93,8 @@ def prng_keys(seeds: np.ndarray) -> np.ndarray:
 def _initialise(model, tx, keys: np.ndarray, sample_x, mesh: Mesh, sharding) -> TrainState:
     rep = distributed.replicated(mesh)
     x1 = distributed.put(_first_example(sample_x), rep)
-    return _init_program(model, tx, sharding)(distributed.put(keys, rep), x1)
+    with paused_gc():
+        return _init_program(model, tx, sharding)(model, tx, distributed.put(keys, rep), x1)
 
 
 def create_states(model: nn.Module, tx: optax.GradientTransformation, seeds: Sequence[int],
