@@ -26,7 +26,6 @@ from jaxnets.runtime import paused_gc
 from jaxnets.train.epoch import LoopCarry, make_run_chunk, member_carry
 from jaxnets.train.state import TrainState
 
-
 SINGLE_MEMBER_WITHOUT_VMAP = True  # switches kept for A/B measurements (docs/speed.md)
 
 

@@ -102,8 +102,8 @@ def make_run_chunk(objective, config, has_val: bool, data_multiple: int = 1, con
         if config.shuffle and order is None:
             order = epoch_order(epoch_key(st.rng, epoch), n)
         steps = jnp.arange(num_batches(n, config.batch_size))
-        new, sums = jax.lax.scan(
-            lambda s, i: train_step(s, _gather(train, order, i, config.batch_size, data_multiple, constrain)), st, steps)
+        step = lambda s, i: train_step(s, _gather(train, order, i, config.batch_size, data_multiple, constrain))
+        new, sums = jax.lax.scan(step, st, steps)
         train_sums = _sum0(sums)
         train_loss = train_sums["loss_sum"] / jnp.maximum(train_sums["count"], 1.0)
         finite = jnp.isfinite(train_loss) & _all_finite(new.params)
