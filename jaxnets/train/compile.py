@@ -26,8 +26,6 @@ from jaxnets.runtime import paused_gc
 from jaxnets.train.epoch import LoopCarry, make_run_chunk, member_carry
 from jaxnets.train.state import TrainState
 
-SINGLE_MEMBER_WITHOUT_VMAP = True  # switches kept for A/B measurements (docs/speed.md)
-
 
 def state_sharding(n: int, mesh: Mesh):
     """Where an N-member state lives: split over `members` when N divides evenly, else replicated."""
@@ -119,18 +117,13 @@ def compile_program(state: TrainState, objective, train: dict, val: dict | None,
     if data > 1:
         constrain = lambda b: jax.lax.with_sharding_constraint(b, distributed.batch_sharding(mesh))
     one = make_run_chunk(objective, config, val is not None, data_multiple=data, constrain=constrain)
-    if members == 1 and SINGLE_MEMBER_WITHOUT_VMAP:  # less to trace (docs/speed.md); the same numbers
-        def run(carry, train, val, ids):
-            out = one(jax.tree_util.tree_map(lambda a: a[0], carry), train, val, ids)
-            return jax.tree_util.tree_map(lambda a: a[None], out)
-    else:
-        run = jax.vmap(one, in_axes=(0, None, None, None), spmd_axis_name=distributed.MEMBERS)
+    run = jax.vmap(one, in_axes=(0, None, None, None), spmd_axis_name=distributed.MEMBERS)
 
     abstract_state = _abstract(state, placed)
     ids = jax.ShapeDtypeStruct((config.chunk,), jnp.int32, sharding=rep)
-    # On CPU, LLVM -O1 instead of -O2: the training programs compile faster at the same speed.
+    # On CPU, LLVM -O1 instead of -O2: the four seed MLPs built 11-18 % faster (docs/speed.md).
     options = distributed.cpu_compiler_options(mesh, xla_backend_optimization_level=1)
-    with paused_gc():
+    with paused_gc():  # tracing without GC pauses: the four seed MLPs built 12-19 % faster (docs/speed.md)
         carry = jax.eval_shape(start, abstract_state)
         lowered = [
             jax.jit(run, in_shardings=(by_member, rep, rep, rep), out_shardings=(by_member, rep), donate_argnums=0)
