@@ -13,6 +13,7 @@ from hypothesis import settings  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_num_cpu_devices", int(os.environ.get("JAXNETS_TEST_CPU_DEVICES", "8")))
+jax.devices()  # start JAX now: a later setup_cpu() (the experiments call it) then keeps these devices
 settings.register_profile("ci", max_examples=25, deadline=None)
 settings.load_profile("ci")
 
