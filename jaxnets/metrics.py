@@ -134,3 +134,15 @@ def evaluate_classifier(proba, y_true, class_names: Sequence[str]) -> dict:
     if k == 2:
         out["roc_auc"] = roc_auc(y_true, proba[:, 1])
     return out
+
+
+def forward_flops(model, sample_x) -> float:
+    """FLOPs of one example's forward pass (inference mode), from XLA's cost analysis of the
+    lowered, uncompiled program: nothing is compiled or run. sample_x: [batch, ...] (row 0 is used).
+    A cost proxy for scheduling and reports (a 2-stage ResNet on 8x8 digits: ~2.3 MFLOPs vs
+    0.03 for the text's MLP, where parameter counts would rank them the other way round)."""
+    x1 = jax.ShapeDtypeStruct((1, *np.shape(sample_x)[1:]), jnp.asarray(sample_x[:1]).dtype)
+    variables = jax.eval_shape(model.init, jax.random.key(0), x1)
+    cost = jax.jit(model.apply).lower(variables, x1).cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost  # older jax: one dict per program
+    return float(cost.get("flops", 0.0))

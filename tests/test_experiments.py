@@ -110,3 +110,41 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     for name, m in ref["models"].items():
         assert resumed["models"][name]["test_accuracy"]["per_seed"] == m["test_accuracy"]["per_seed"]
         assert resumed["models"][name]["final_val_loss"]["per_seed"] == m["final_val_loss"]["per_seed"]
+
+
+@pytest.mark.parametrize("models, seeds, devices, lane", [
+    (6, 5, 2, 1),  # 5 seeds over 2 devices would pad a sixth: one device per model, two at a time
+    (1, 5, 2, 2),  # one model: padding beats an idle core
+    (4, 1, 2, 1),  # the seed preset's four 1-seed MLPs side by side
+    (4, 8, 2, 2),  # seeds fill the devices evenly: every model spans both
+    (1, 1, 2, 1),  # nothing to spread: no padding copy
+    (3, 4, 8, 4),  # 3 models × 4 seeds on 8 devices: two lanes of 4 (no padding, 2 rounds)
+    (6, 5, 8, 1),
+    (2, 8, 1, 1),
+])
+def test_lane_size(models, seeds, devices, lane):
+    from experiments.common import lane_size
+
+    assert lane_size(models, seeds, devices) == lane
+
+
+def test_assign_lanes_balances_longest_first():
+    from experiments.common import assign_lanes
+
+    costs = [2.3, 6.7, 21.0, 62.0, 79.0, 151.0]  # cnn_vs_mlp's measured train seconds
+    plan = assign_lanes(costs, 2)
+    assert sorted(i for lane in plan for i in lane) == list(range(6))
+    loads = sorted(sum(costs[i] for i in lane) for lane in plan)
+    assert loads[1] - loads[0] <= min(costs) * 10  # within the smallest models' sizes
+    assert plan[0][0] == 5 and all(costs[a] >= costs[b] for lane in plan for a, b in zip(lane, lane[1:]))
+    assert assign_lanes(costs, 1) == [[5, 4, 3, 2, 1, 0]]
+
+
+def test_model_cost_of_an_mlp_is_xla_s_count():
+    from experiments.common import ModelSpec, model_cost
+    from jaxnets.metrics import forward_flops
+
+    spec = ModelSpec("m", (128, 64, 10))
+    x = np.zeros((4, 64), np.float32)
+    assert model_cost(spec, spec.build(Preset("digits", "adam", 1e-3, 5)), x) == pytest.approx(
+        forward_flops(spec.build(Preset("digits", "adam", 1e-3, 5)), x), rel=0.02)

@@ -76,3 +76,20 @@ def test_metric_errors():
         confusion_matrix([0, 1], [0], 2)
     with pytest.raises(ValueError, match="both classes"):
         roc_auc([1, 1], [0.2, 0.3])
+
+
+def test_forward_flops_matches_closed_forms():
+    import flax.linen as nn
+
+    from jaxnets.metrics import forward_flops
+    from jaxnets.models import MLP
+
+    # Dense layers: 2·fan_in·fan_out multiply-adds per example (bias and ReLU add < 2 %).
+    mlp = 2 * (64 * 128 + 128 * 64 + 64 * 10)
+    assert forward_flops(MLP((128, 64, 10)), np.zeros((5, 64), np.float32)) == pytest.approx(mlp, rel=0.02)
+    # One 3×3 'VALID' convolution on 8×8×3 -> 6×6×16 without bias: 2·H'·W'·kh·kw·c_in·c_out exactly.
+    conv = nn.Conv(16, (3, 3), padding="VALID", use_bias=False)
+    assert forward_flops(conv, np.zeros((2, 8, 8, 3), np.float32)) == pytest.approx(2 * 6 * 6 * 9 * 3 * 16)
+    # 'SAME': only the taps that land inside the image count (per axis 2 + 6·3 + 2 = 22 of 24).
+    same = nn.Conv(16, (3, 3), padding="SAME", use_bias=False)
+    assert forward_flops(same, np.zeros((2, 8, 8, 3), np.float32)) == pytest.approx(2 * 22 * 22 * 3 * 16)
