@@ -19,11 +19,12 @@ run: $(STAMP)
 	$(BIN)/python -m experiments.activation_comparison
 	$(BIN)/python -m experiments.cnn_vs_mlp
 
+# One pytest worker per core (pytest-xdist); tests run on CPU unless JAX_PLATFORMS says otherwise.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -m ''
+	$(BIN)/python -m pytest -n auto -m ''
 
 # The PyTorch peer is optional: without it the benchmark prints its row as missing.
 bench: $(STAMP)
