@@ -67,14 +67,6 @@ class FitProgram:
         return carry, jax.device_get(logs)
 
 
-def _then_put(fn, sharding):
-    """fn, its output moved into `sharding`. Padding programs compute in the input's placement and
-    reshard afterwards: asking XLA for the member sharding as their output made its partitioner
-    spend seconds on the padded concatenates (a 5-seed ResNet on 2 devices: start compiled in
-    6.4 s vs 0.7 s this way)."""
-    return lambda *args: jax.device_put(fn(*args), sharding)
-
-
 def _abstract(tree, sharding):
     return jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(np.shape(a), a.dtype, sharding=sharding), tree)
 
@@ -129,8 +121,6 @@ def compile_program(state: TrainState, objective, train: dict, val: dict | None,
 
     abstract_state = _abstract(state, placed)
     ids = jax.ShapeDtypeStruct((config.chunk,), jnp.int32, sharding=rep)
-    # On CPU, LLVM -O1 instead of -O2: the four seed MLPs built 11-18 % faster (docs/speed.md).
-    options = distributed.cpu_compiler_options(mesh, xla_backend_optimization_level=1)
     with paused_gc():  # tracing without GC pauses: the four seed MLPs built 12-19 % faster (docs/speed.md)
         carry = jax.eval_shape(start, abstract_state)
         lowered = [
@@ -139,11 +129,13 @@ def compile_program(state: TrainState, objective, train: dict, val: dict | None,
             jax.jit(start, in_shardings=placed, out_shardings=placed).lower(abstract_state),
             jax.jit(finish, in_shardings=by_member, out_shardings=placed).lower(_abstract(carry, by_member)),
         ]
-    chunk = lowered[0].compile(compiler_options=options)
-    # start / finish only copy and select: LLVM -O0 compiles them faster.
-    start_c, finish_c = (lw.compile(compiler_options=distributed.cpu_compiler_options(
-        mesh, xla_backend_optimization_level=0)) for lw in lowered[1:])
-    fp = FitProgram(chunk, _then_put(start_c, by_member), finish_c, config, mesh, n, members,
+    # On CPU, LLVM -O1 for training (the four seed MLPs built 11-18 % faster than at -O2, docs/speed.md),
+    # -O0 for start / finish, which only copy and select.
+    chunk, start_c, finish_c = (lw.compile(compiler_options=distributed.cpu_compiler_options(
+        mesh, xla_backend_optimization_level=level)) for lw, level in zip(lowered, (1, 0, 0)))
+    # `start` computes in the input's placement, then reshards: the member sharding as its output made
+    # XLA's partitioner spend seconds on the padded concatenates (5-seed ResNet, 2 devices: 6.4 vs 0.7 s).
+    fp = FitProgram(chunk, lambda s: jax.device_put(start_c(s), by_member), finish_c, config, mesh, n, members,
                     time.perf_counter() - t0)
     with _LOCK:
         _CACHE[key] = fp
@@ -169,9 +161,8 @@ def pad_carry(carry: LoopCarry, members: int, mesh: Mesh) -> LoopCarry:
     def fn(carry, members):
         padded = _pad(carry, members)
         return padded.replace(stopped=padded.stopped | (jnp.arange(members) >= carry.stopped.shape[0]))
-    n = carry.stopped.shape[0]
-    padded = _small_jit("pad", fn, mesh, state_sharding(n, mesh))(carry, members)
-    return jax.device_put(padded, distributed.member_sharding(mesh))
+    padded = _small_jit("pad", fn, mesh, state_sharding(carry.stopped.shape[0], mesh))(carry, members)
+    return jax.device_put(padded, distributed.member_sharding(mesh))  # resharded after: see `start`
 
 
 def unpad(tree, n: int, mesh: Mesh):
