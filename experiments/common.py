@@ -233,8 +233,8 @@ def lane_size(models: int, seeds: int, devices: int) -> int:
     """Devices per model (a "lane"): the divisor g of the device count that minimises the estimated
     makespan ceil(models / (devices / g)) × ceil(seeds / g) for equal models; ties go to fewer padded
     members, then to the larger g. So 6 models × 5 seeds on 2 devices train one device each, two at
-    a time (over both devices, 5 seeds would be padded to 6: a ResNet's 10 epochs took 16.5 s that
-    way vs 2 × 12.9 s of single-core work alone), while 1 model × 5 seeds spans both devices."""
+    a time (over both devices, 5 seeds would be padded to 6: a sixth of the work for nothing), while
+    1 model × 5 seeds spans both devices."""
     def key(g):
         return (math.ceil(models / (devices // g)) * math.ceil(seeds / g), g * math.ceil(seeds / g) - seeds, -g)
     return min((g for g in range(1, devices + 1) if devices % g == 0), key=key)
