@@ -5,8 +5,9 @@ scripts call these before their first JAX computation (NumPyro's `set_host_devic
   keeps every core busy (8 seeds of the text's Wide MLP: 2.1x on 2 cores, see docs).
 * `set_cpu_xla_flags()`: XLA:CPU settings measured to pay on jaxnets' small programs: the newer
   fusion emitters off (the text's four MLPs compiled 1.6x slower with them, no run-time gain),
-  LLVM's loop unroller off (compile 20-30 % faster, training within 1.5 %) and one Eigen thread
-  per device (with a device per core, Eigen's threads oversubscribed the cores: conv nets 1.1-1.4x).
+  LLVM's loop unroller off (compile 20-30 % faster, training within 1.5 %), one Eigen thread
+  per device (with a device per core, Eigen's threads oversubscribed the cores: conv nets 1.1-1.4x)
+  and one LLVM module per program (programs already compile side by side).
 * `enable_compile_cache()`: JAX's persistent compilation cache, so a rerun compiles (almost) nothing.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import threading
 from pathlib import Path
 
 # option name -> the flag set when XLA_FLAGS does not mention that option (the user's own wins).
@@ -25,6 +27,10 @@ CPU_XLA_FLAGS = {
     # threads only oversubscribe the cores (a 5-seed ResNet on digits, 10 epochs on 2 devices:
     # 16.5 -> 11.6 s; two conv nets side by side, one device each: 16.5-17.5 -> 14.6-14.9 s).
     "xla_cpu_multi_thread_eigen": "--xla_cpu_multi_thread_eigen=false",
+    # One LLVM module per program: experiments compile several programs at once from their build
+    # threads, and splitting each module over the cores then costs more CPU than it saves (the text's
+    # four MLPs, cold end to end, median of 6 runs: 6.29 -> 5.92 s).
+    "xla_cpu_parallel_codegen_split_count": "--xla_cpu_parallel_codegen_split_count=1",
 }
 
 
@@ -93,6 +99,20 @@ def enable_compile_cache(path: str | Path | None = None) -> Path:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return path
+
+
+_TRACING = threading.Lock()
+
+
+@contextlib.contextmanager
+def tracing():
+    """Trace and lower one program at a time, with Python's cyclic garbage collector paused.
+    Tracing holds the GIL, so two threads tracing at once each run at half speed and then compile
+    at the same moment; one at a time, one thread's XLA compile (which releases the GIL) overlaps
+    the next one's tracing. The collector: tracing makes many short-lived objects, which trigger full
+    collections of the whole JAX/Flax heap; reference counting still frees everything."""
+    with _TRACING, paused_gc():
+        yield
 
 
 @contextlib.contextmanager

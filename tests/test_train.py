@@ -321,7 +321,8 @@ def test_cpu_xla_flags_keep_the_users_own(monkeypatch):
     flags = os.environ["XLA_FLAGS"].split()
     assert flags == ["--xla_backend_extra_options=mine", "--xla_dump_to=/tmp/x",
                      runtime.CPU_XLA_FLAGS["xla_cpu_use_fusion_emitters"],
-                     runtime.CPU_XLA_FLAGS["xla_cpu_multi_thread_eigen"]]
+                     runtime.CPU_XLA_FLAGS["xla_cpu_multi_thread_eigen"],
+                     runtime.CPU_XLA_FLAGS["xla_cpu_parallel_codegen_split_count"]]
     monkeypatch.delenv("XLA_FLAGS")
     runtime.set_cpu_xla_flags()
     assert os.environ["XLA_FLAGS"].split() == list(runtime.CPU_XLA_FLAGS.values())

@@ -22,7 +22,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from jaxnets import distributed
-from jaxnets.runtime import paused_gc
+from jaxnets.runtime import tracing
 from jaxnets.train.epoch import LoopCarry, make_run_chunk, member_carry
 from jaxnets.train.state import TrainState
 
@@ -121,7 +121,7 @@ def compile_program(state: TrainState, objective, train: dict, val: dict | None,
 
     abstract_state = _abstract(state, placed)
     ids = jax.ShapeDtypeStruct((config.chunk,), jnp.int32, sharding=rep)
-    with paused_gc():  # tracing without GC pauses: the four seed MLPs built 12-19 % faster (docs/speed.md)
+    with tracing():
         carry = jax.eval_shape(start, abstract_state)
         lowered = [
             jax.jit(run, in_shardings=(by_member, rep, rep, rep), out_shardings=(by_member, rep), donate_argnums=0)

@@ -1,6 +1,7 @@
 """TrainState: everything a step reads and writes, as one pytree (vmappable, shardable, checkpointable)."""
 from __future__ import annotations
 
+import collections
 import functools
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,7 +15,7 @@ from flax import struct
 from jax.sharding import Mesh
 
 from jaxnets import distributed
-from jaxnets.runtime import paused_gc
+from jaxnets.runtime import tracing
 
 
 @struct.dataclass
@@ -50,13 +51,10 @@ def _init(model: nn.Module, tx: optax.GradientTransformation, rng: jax.Array, x1
                       rng=state_key, apply_fn=model.apply, tx=tx, input_shape=tuple(x1.shape[1:]))
 
 
-@functools.lru_cache(maxsize=64)
-def _init_program(model: nn.Module, tx: optax.GradientTransformation, sharding):
-    # Cached per (model, optimizer, sharding): a second create_states with the same shapes compiles nothing.
-    # On CPU the initialiser (it runs once) compiles without LLVM optimisation: the same integer
-    # random bits, and the four seed MLPs built 22-30 % faster, `cnn_vs_mlp --quick` 41 -> 26 s.
-    options = distributed.cpu_compiler_options(sharding.mesh, xla_backend_optimization_level=0)
-    return jax.jit(_init_many, static_argnums=(0, 1), out_shardings=sharding, compiler_options=options)
+# Compiled initialisers per (model, optimizer, sharding, shapes): a second create_states with the same
+# shapes compiles nothing.
+_INIT_PROGRAMS: collections.OrderedDict = collections.OrderedDict()
+_INIT_PROGRAMS_SIZE = 64
 
 
 def _init_many(model: nn.Module, tx: optax.GradientTransformation, keys: jax.Array, x1: jax.Array) -> TrainState:
@@ -90,8 +88,19 @@ def prng_keys(seeds: np.ndarray) -> np.ndarray:
 def _initialise(model, tx, keys: np.ndarray, sample_x, mesh: Mesh, sharding) -> TrainState:
     rep = distributed.replicated(mesh)
     x1 = distributed.put(_first_example(sample_x), rep)
-    with paused_gc():
-        return _init_program(model, tx, sharding)(model, tx, distributed.put(keys, rep), x1)
+    keys = distributed.put(keys, rep)
+    key = (model, tx, sharding, keys.shape, x1.shape, str(x1.dtype))
+    program = _INIT_PROGRAMS.get(key)
+    if program is None:
+        with tracing():
+            lowered = jax.jit(_init_many, static_argnums=(0, 1), out_shardings=sharding).lower(model, tx, keys, x1)
+        # On CPU the initialiser (it runs once) compiles without LLVM optimisation: the same integer
+        # random bits, and the four seed MLPs built 22-30 % faster, `cnn_vs_mlp --quick` 41 -> 26 s.
+        options = distributed.cpu_compiler_options(sharding.mesh, xla_backend_optimization_level=0)
+        program = _INIT_PROGRAMS[key] = lowered.compile(compiler_options=options)
+        while len(_INIT_PROGRAMS) > _INIT_PROGRAMS_SIZE:
+            _INIT_PROGRAMS.popitem(last=False)
+    return program(keys, x1)
 
 
 def create_states(model: nn.Module, tx: optax.GradientTransformation, seeds: Sequence[int],
