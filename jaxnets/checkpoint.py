@@ -6,6 +6,7 @@ so a process killed mid-save (even SIGKILL) leaves the previous checkpoint as th
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import jax
@@ -54,15 +55,42 @@ class Checkpointer:
 
     def restore(self, carry_template, which: str = "last", epoch: int | None = None, sharding=None):
         """Restore into the structure of `carry_template` (shapes, dtypes, optax NamedTuples), placed
-        with `sharding` (default: the template's own), so a run resumes on another device count."""
+        with `sharding` (default: the template's own), so a run resumes on another device count.
+        The newest "last" checkpoint that reads back wins: a damaged one (a truncated file) is
+        skipped with a warning naming it."""
+        if which not in ("last", "best"):
+            raise ValueError(f"which must be 'last' or 'best', got {which!r}")
         mgr = self._last if which == "last" else self._best
         mgr.reload()
-        step = epoch if epoch is not None else (mgr.latest_step() if which == "last" else mgr.best_step())
-        if step is None:
+        if epoch is not None:
+            steps = [epoch]
+        elif which == "best":
+            steps = [s for s in [mgr.best_step()] if s is not None]
+        else:
+            steps = sorted(mgr.all_steps(), reverse=True)
+        if not steps:
             raise FileNotFoundError(f"no complete checkpoint in {self.directory / which}")
         abstract = jax.tree_util.tree_map(
             lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding or getattr(a, "sharding", None)),
             carry_template)
+        for i, step in enumerate(steps):
+            try:
+                restored = self._read(mgr, step, abstract)
+            except Exception as e:  # noqa: BLE001 - any unreadable file: try the previous checkpoint
+                where = self.directory / which / str(step)
+                if i == len(steps) - 1:
+                    raise ValueError(f"checkpoint {where} cannot be read ({type(e).__name__}: {e}) and no "
+                                     f"older complete checkpoint is left in {self.directory / which}") from e
+                warnings.warn(f"checkpoint {where} is damaged ({type(e).__name__}: {e}); restoring the previous "
+                              f"one, epoch {steps[i + 1]}, and removing it (the resumed run saves that epoch again)",
+                              stacklevel=2)
+                continue
+            for newer in steps[:i]:  # unreadable: a resumed run must be able to save these epochs anew
+                mgr.delete(newer)
+            return restored
+
+    @staticmethod
+    def _read(mgr, step: int, abstract):
         out = mgr.restore(
             step,
             args=ocp.args.Composite(

@@ -136,6 +136,22 @@ def evaluate_classifier(proba, y_true, class_names: Sequence[str]) -> dict:
     return out
 
 
+def evaluate_regressor(y_true, y_pred) -> dict:
+    """MSE, RMSE, MAE and R² (1 - SS_res / SS_tot, averaged uniformly over outputs) of predictions
+    y_pred [n] or [n, k] against y_true of the same shape, in float64."""
+    y_true, y_pred = np.asarray(y_true, np.float64), np.asarray(y_pred, np.float64)
+    if y_true.shape != y_pred.shape or y_true.ndim not in (1, 2) or len(y_true) < 2:
+        raise ValueError(f"evaluate_regressor: y_true {y_true.shape} and y_pred {y_pred.shape} must have the same "
+                         f"shape [n >= 2] or [n >= 2, k]")
+    t, p = y_true.reshape(len(y_true), -1), y_pred.reshape(len(y_pred), -1)
+    err = p - t
+    ss_res, ss_tot = (err**2).sum(0), ((t - t.mean(0)) ** 2).sum(0)
+    # A constant target: R² is 1 for a perfect fit, else 0 (scikit-learn's convention).
+    r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1), np.where(ss_res == 0, 1.0, 0.0))
+    mse = float((err**2).mean())
+    return {"mse": mse, "rmse": float(np.sqrt(mse)), "mae": float(np.abs(err).mean()), "r2": float(r2.mean())}
+
+
 def forward_flops(model, sample_x) -> float:
     """FLOPs of one example's forward pass (inference mode), from XLA's cost analysis of the
     lowered, uncompiled program: nothing is compiled or run. sample_x: [batch, ...] (row 0 is used).

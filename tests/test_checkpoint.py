@@ -1,4 +1,5 @@
 import chex
+import jax
 import numpy as np
 import pytest
 
@@ -47,6 +48,29 @@ def test_resumed_run_is_bit_identical_to_uninterrupted(tmp_path):
     chex.assert_trees_all_equal(resumed.state.params, full.state.params)
     chex.assert_trees_all_equal(resumed.state.opt_state, full.state.opt_state)
     np.testing.assert_array_equal(resumed.history["val_loss"], full.history["val_loss"])
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path):
+    """An emptied metadata file in the newest checkpoint: a warning naming it, and the run resumes
+    from the checkpoint before it, to the same numbers as an uninterrupted run."""
+    model, d, v = _setup()
+    obj = Classification(2)
+    cfg = FitConfig(epochs=12, batch_size=16, checkpoint_every=4, progress=False)
+    fresh = lambda: create_states(model, make_optimizer("adam", 1e-2), [0, 1], d["x"])
+    full = fit(fresh(), obj, d, v, cfg)
+    ck = Checkpointer(tmp_path / "c")
+    fit(fresh(), obj, d, v, FitConfig(epochs=8, batch_size=16, checkpoint_every=4, progress=False), checkpointer=ck)
+    damaged = sorted((tmp_path / "c" / "last" / "8").rglob("_METADATA"))
+    assert damaged
+    damaged[0].write_text("")
+    with pytest.warns(UserWarning, match=r"checkpoint .*last/8 is damaged.*restoring the previous one, epoch 4"):
+        resumed = fit(fresh(), obj, d, v, cfg, checkpointer=ck, resume=True)
+    chex.assert_trees_all_equal(resumed.state.params, full.state.params)
+    for step in (4, 8, 12):  # nothing left to fall back to: a clear error, not a bare JSONDecodeError
+        for f in (tmp_path / "c" / "last" / str(step)).rglob("_METADATA"):
+            f.write_text("")
+    with pytest.raises(ValueError, match="cannot be read .* no older complete checkpoint"), pytest.warns(UserWarning):
+        ck.restore(jax.eval_shape(init_carry, fresh()))
 
 
 def test_chunking_does_not_change_the_numbers():

@@ -50,3 +50,13 @@ def test_errors():
     with pytest.raises(ValueError, match="test_size"):
         prepare(load_embedded("iris"), test_size=1.5)
     np.testing.assert_array_equal(one_hot(np.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]])
+
+
+def test_standardize_y_maps_back_exactly():
+    raw = prepare(load_embedded("diabetes"), val_size=0.1, seed=0)
+    s = prepare(load_embedded("diabetes"), val_size=0.1, seed=0, standardize_y=True)
+    assert abs(s.train["y"].mean()) < 1e-5 and abs(s.train["y"].std() - 1) < 1e-5
+    for split in ("train", "val", "test"):
+        np.testing.assert_allclose(s.y_scaler.inverse(getattr(s, split)["y"]), getattr(raw, split)["y"], rtol=1e-5)
+    with pytest.raises(ValueError, match="standardize_y=True\) is for regression targets; 'iris'"):
+        prepare(load_embedded("iris"), standardize_y=True)

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
@@ -93,3 +93,26 @@ def test_forward_flops_matches_closed_forms():
     # 'SAME': only the taps that land inside the image count (per axis 2 + 6·3 + 2 = 22 of 24).
     same = nn.Conv(16, (3, 3), padding="SAME", use_bias=False)
     assert forward_flops(same, np.zeros((2, 8, 8, 3), np.float32)) == pytest.approx(2 * 22 * 22 * 3 * 16)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(2, 40), k=st.sampled_from([None, 1, 3]), seed=st.integers(0, 1000))
+def test_evaluate_regressor_equals_sklearn(n, k, seed):
+    from jaxnets.metrics import evaluate_regressor
+
+    rng = np.random.default_rng(seed)
+    shape = (n,) if k is None else (n, k)
+    y, p = rng.normal(size=shape) * 10, rng.normal(size=shape) * 10
+    out = evaluate_regressor(y, p)
+    assert np.isclose(out["mse"], skm.mean_squared_error(y, p))
+    assert np.isclose(out["rmse"], np.sqrt(skm.mean_squared_error(y, p)))
+    assert np.isclose(out["mae"], skm.mean_absolute_error(y, p))
+    assert np.isclose(out["r2"], skm.r2_score(y, p))
+    assert evaluate_regressor(y, y)["r2"] == 1.0
+
+
+def test_evaluate_regressor_rejects_mismatched_shapes():
+    from jaxnets.metrics import evaluate_regressor
+
+    with pytest.raises(ValueError, match=r"y_true \(5,\) and y_pred \(5, 1\)"):
+        evaluate_regressor(np.zeros(5), np.zeros((5, 1)))

@@ -220,6 +220,25 @@ def test_early_stopping_restores_best_parameters():
     np.testing.assert_allclose(bce, np.nanmin(val_loss, axis=1), rtol=1e-4)
 
 
+def test_early_stopping_needs_a_loss_to_watch():
+    """patience / restore_best on a validation loss without validation data is an error naming the
+    way out; monitor="train_loss" stops on the training loss and restores its best epoch."""
+    d = _toy(n=32)
+    st = create_states(MLP((16, 1)), make_optimizer("sgd", 1e-2), [0, 1], d["x"])
+    with pytest.raises(ValueError, match=r"patience=5 stops on the validation loss.*monitor='train_loss'"):
+        fit(st, Classification(2), d, None, FitConfig(epochs=10, patience=5, **QUIET))
+    with pytest.raises(ValueError, match="restore_best=True restores the best validation-loss parameters"):
+        fit(st, Classification(2), d, None, FitConfig(epochs=10, restore_best=True, **QUIET))
+    with pytest.raises(ValueError, match="FitConfig.monitor must be"):
+        FitConfig(epochs=10, monitor="val_acc")
+    # A learning rate so large the training loss jumps about: it stops `patience` epochs after its best.
+    st = create_states(MLP((16, 1)), make_optimizer("sgd", 30.0), [0, 1], d["x"])
+    r = fit(st, Classification(2), d, None, FitConfig(epochs=200, patience=3, monitor="train_loss", **QUIET))
+    assert (r.epochs_run == r.best_epoch + 1 + 3).all() and (r.epochs_run < 200).all()
+    for m in range(2):
+        assert r.best_epoch[m] == np.nanargmin(r.history["train_loss"][m])
+
+
 def test_nan_guard_stops_and_keeps_last_good_state():
     d = _toy()
     model = MLP((8, 1))
@@ -276,6 +295,10 @@ def test_bad_inputs_raise_clear_errors(breast_cancer_splits):
         make_optimizer("adamax2")
     with pytest.raises(ValueError, match="learning_rate must be > 0"):
         make_optimizer("sgd", -1.0)
+    with pytest.raises(TypeError, match=r"make_optimizer\('adam'\): learning_rate must be a number.*str '1e-3'"):
+        make_optimizer("adam", "1e-3")
+    with pytest.raises(ValueError, match="clip_norm must be > 0"):
+        make_optimizer("adam", 1e-3, clip_norm=0.0)
     with pytest.raises(ValueError, match="FitConfig.epochs must be a positive int"):
         FitConfig(epochs=0)
     with pytest.raises(ValueError, match=r"x must have shape \[batch, 30\]"):

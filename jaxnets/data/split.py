@@ -24,6 +24,10 @@ class Standardizer:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.mean) / self.std).astype(np.float32)
 
+    def inverse(self, z: np.ndarray) -> np.ndarray:
+        """x = z * std + mean (float64): e.g. standardised regression predictions in target units."""
+        return np.asarray(z, np.float64) * self.std + self.mean
+
 
 @dataclasses.dataclass(frozen=True)
 class Splits:
@@ -34,6 +38,7 @@ class Splits:
     test: dict
     class_names: tuple[str, ...]
     scaler: Standardizer | None
+    y_scaler: Standardizer | None = None  # regression targets, with `prepare(standardize_y=True)`
 
 
 def stratified_split(x, y, test_size: float, seed: int, stratify: bool = True):
@@ -59,14 +64,21 @@ def prepare(
     val_from: str = "train",
     seed: int = 42,
     standardize: bool = True,
+    standardize_y: bool = False,
 ) -> Splits:
     """Split a dataset and standardise it with training statistics.
+
+    standardize_y (regression): targets standardised too, with `splits.y_scaler.inverse(pred)`
+    mapping predictions back (an MLP fits unit-scale targets far better: diabetes' y spans 25-346).
 
     val_from="test" reproduces the seed's breast-cancer recipe (80/20, then the 20 % halved into
     val/test); "train" carves the validation split out of the training portion instead.
     """
     if val_from not in ("train", "test"):
         raise ValueError(f"val_from must be 'train' or 'test', got {val_from!r}")
+    if standardize_y and ds.task == "classification":
+        raise ValueError(f"prepare(standardize_y=True) is for regression targets; {ds.name!r} is a classification "
+                         f"dataset")
     stratify = ds.task == "classification"
     x_tr, x_te, y_tr, y_te = stratified_split(ds.x, ds.y, test_size, seed, stratify)
     x_va = y_va = None
@@ -78,5 +90,9 @@ def prepare(
     x_va = f(x_va) if x_va is not None else None
     if val_size > 0 and val_from == "test":
         x_va, x_te, y_va, y_te = stratified_split(x_te, y_te, val_size, seed, stratify)
+    y_scaler = Standardizer.fit(np.asarray(y_tr, np.float64)) if standardize_y else None
+    if y_scaler is not None:
+        y_tr, y_te = y_scaler(y_tr), y_scaler(y_te)
+        y_va = y_scaler(y_va) if y_va is not None else None
     val = {"x": x_va, "y": y_va} if x_va is not None else None
-    return Splits({"x": x_tr, "y": y_tr}, val, {"x": x_te, "y": y_te}, ds.class_names, scaler)
+    return Splits({"x": x_tr, "y": y_tr}, val, {"x": x_te, "y": y_te}, ds.class_names, scaler, y_scaler)

@@ -99,7 +99,7 @@ def compile_program(state: TrainState, objective, train: dict, val: dict | None,
     t0 = time.perf_counter()
     members = distributed.padded_members(n, mesh)
     by_member, rep, placed = distributed.member_sharding(mesh), distributed.replicated(mesh), state_sharding(n, mesh)
-    restore_best = config.restore_best and val is not None
+    restore_best = config.restore_best  # resolved by the caller: a bool
 
     def start(state):
         # Copies: the carry is donated later, and must never share buffers with the caller's state.

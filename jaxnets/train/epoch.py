@@ -19,7 +19,7 @@ from jaxnets.train.step import make_eval_step, make_train_step
 class LoopCarry:
     """Per-member loop state carried across epochs and host calls (and checkpointed whole).
     best_params / best_variables follow the best epoch only when they will be restored
-    (`FitConfig.restore_best` with validation data); otherwise they stay at the initial values."""
+    (`FitConfig.restore_best`); otherwise they stay at the initial values."""
 
     state: TrainState
     best_params: Any
@@ -93,7 +93,8 @@ def make_run_chunk(objective, config, has_val: bool, data_multiple: int = 1, con
     train_step = make_train_step(objective)
     tree_where = lambda c, a, b: jax.tree_util.tree_map(lambda x, y: jnp.where(c, x, y), a, b)
     # Best parameters are only read back when restoring them: otherwise no select per parameter.
-    track_best = config.restore_best and has_val
+    track_best = config.restore_best  # resolved: a bool
+    on_val = has_val and config.monitor == "val_loss"
 
     def epoch_fn(carry: LoopCarry, x, train, val):
         epoch, order = x  # order: this epoch's order when the chunk's were drawn at once, else None
@@ -109,7 +110,7 @@ def make_run_chunk(objective, config, has_val: bool, data_multiple: int = 1, con
         finite = jnp.isfinite(train_loss) & _all_finite(new.params)
         if has_val:
             val_sums = evaluate_sums(objective, new, val, config.eval_batch_size, data_multiple, constrain)
-            monitor = val_sums["loss_sum"] / jnp.maximum(val_sums["count"], 1.0)
+            monitor = val_sums["loss_sum"] / jnp.maximum(val_sums["count"], 1.0) if on_val else train_loss
         else:
             val_sums = jax.tree_util.tree_map(lambda a: jnp.full_like(a, jnp.nan), train_sums)
             monitor = train_loss

@@ -24,8 +24,9 @@ from jaxnets.train.state import TrainState
 @dataclasses.dataclass(frozen=True)
 class FitConfig:
     """epochs: total epochs; batch_size: examples per step (the last partial batch is masked, not dropped);
-    patience: stop a member after this many epochs without val-loss improvement > min_delta (None: off);
-    restore_best: end with the best-val-loss parameters (needs val data);
+    patience: stop a member after this many epochs without an improvement > min_delta of the
+    monitored loss (None: off); monitor: "val_loss" (needs validation data) or "train_loss";
+    restore_best: end with the parameters of the best monitored loss (None: when val data is given);
     epochs_per_call: epochs per compiled host call (None: all at once, or 20 with early stopping);
     checkpoint_every: epochs between checkpoints (sets epochs_per_call); eval_batch_size: rows per
     evaluation batch; progress: a progress bar.
@@ -36,7 +37,8 @@ class FitConfig:
     shuffle: bool = True
     patience: int | None = None
     min_delta: float = 0.0
-    restore_best: bool = True
+    restore_best: bool | None = None
+    monitor: str = "val_loss"
     epochs_per_call: int | None = None
     eval_batch_size: int = 4096
     checkpoint_every: int | None = None
@@ -53,6 +55,26 @@ class FitConfig:
                 raise ValueError(f"FitConfig.{name} must be None or a positive int, got {v!r}")
         if not isinstance(self.min_delta, (int, float)) or self.min_delta < 0:
             raise ValueError(f"FitConfig.min_delta must be a number >= 0, got {self.min_delta!r}")
+        if self.restore_best is not None and not isinstance(self.restore_best, bool):
+            raise TypeError(f"FitConfig.restore_best must be True, False or None, got {self.restore_best!r}")
+        if self.monitor not in ("val_loss", "train_loss"):
+            raise ValueError(f"FitConfig.monitor must be 'val_loss' or 'train_loss', got {self.monitor!r}")
+
+    def resolved(self, has_val: bool) -> FitConfig:
+        """This config for a fit with (has_val) or without validation data: restore_best made a
+        bool; early stopping or restoring on a validation loss that cannot exist is an error."""
+        on_val = self.monitor == "val_loss"
+        if on_val and not has_val:
+            fix = "pass val={'x': ..., 'y': ...}, or FitConfig(monitor='train_loss') to use the training loss"
+            if self.patience is not None:
+                raise ValueError(f"FitConfig.patience={self.patience} stops on the validation loss, but no "
+                                 f"validation data was given: {fix}")
+            if self.restore_best:
+                raise ValueError("FitConfig.restore_best=True restores the best validation-loss parameters, but no "
+                                 f"validation data was given: {fix}, or restore_best=False")
+        if self.restore_best is None:
+            return dataclasses.replace(self, restore_best=has_val or not on_val)
+        return self
 
     @property
     def chunk(self) -> int:
@@ -149,7 +171,7 @@ def compile_fit(state: TrainState, objective, train: dict, val: dict | None, con
         state = jax.eval_shape(lambda s: jax.tree_util.tree_map(lambda a: a[None], s), state)
     mesh = mesh or distributed.mesh_of(state) or distributed.default_mesh(state.num_members)
     as_np = lambda d: None if d is None else {k: np.asarray(v) for k, v in d.items()}
-    return compile_program(state, objective, as_np(train), as_np(val), config, mesh)
+    return compile_program(state, objective, as_np(train), as_np(val), config.resolved(val is not None), mesh)
 
 
 def fit(state: TrainState, objective, train: dict, val: dict | None = None, config: FitConfig | None = None, *,
@@ -171,6 +193,7 @@ def fit(state: TrainState, objective, train: dict, val: dict | None = None, conf
         raise TypeError(f"fit() needs a TrainState, got {type(state).__name__}")
     _check_inputs(state, objective, train, "train")
     _check_inputs(state, objective, val, "val")
+    config = config.resolved(val is not None)
     if checkpointer is not None and config.checkpoint_every is None:
         raise ValueError("a checkpointer needs FitConfig.checkpoint_every")
     single = state.num_members is None

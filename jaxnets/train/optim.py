@@ -2,6 +2,7 @@
 vmapped stack of states can train N learning rates in one compiled program (see sweep.py)."""
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 
 import optax
@@ -53,8 +54,18 @@ def make_optimizer(
         raise TypeError(f"optimizer must be a name or an optax.GradientTransformation, got {type(name).__name__}")
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(sorted(OPTIMIZERS))}")
-    if not callable(learning_rate) and not learning_rate > 0:
-        raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
+    if not callable(learning_rate):
+        # A string such as "1e-3" (read from a config file) would fail deep inside Optax.
+        if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
+            raise TypeError(f"make_optimizer({name!r}): learning_rate must be a number or an optax schedule, "
+                            f"got {type(learning_rate).__name__} {learning_rate!r}")
+        if not learning_rate > 0:
+            raise ValueError(f"make_optimizer({name!r}): learning_rate must be > 0, got {learning_rate}")
+    if clip_norm is not None:
+        if isinstance(clip_norm, bool) or not isinstance(clip_norm, numbers.Real):
+            raise TypeError(f"make_optimizer({name!r}): clip_norm must be a number or None, got {clip_norm!r}")
+        if not clip_norm > 0:
+            raise ValueError(f"make_optimizer({name!r}): clip_norm must be > 0, got {clip_norm}")
     factory, defaults = OPTIMIZERS[name]
     kw = {**defaults, **kwargs}
     tx = optax.inject_hyperparams(lambda learning_rate: factory(learning_rate, **kw))(learning_rate=learning_rate)
