@@ -58,5 +58,5 @@ def test_standardize_y_maps_back_exactly():
     assert abs(s.train["y"].mean()) < 1e-5 and abs(s.train["y"].std() - 1) < 1e-5
     for split in ("train", "val", "test"):
         np.testing.assert_allclose(s.y_scaler.inverse(getattr(s, split)["y"]), getattr(raw, split)["y"], rtol=1e-5)
-    with pytest.raises(ValueError, match="standardize_y=True\) is for regression targets; 'iris'"):
+    with pytest.raises(ValueError, match=r"standardize_y=True\) is for regression targets; 'iris'"):
         prepare(load_embedded("iris"), standardize_y=True)

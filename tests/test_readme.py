@@ -1,4 +1,4 @@
-"""The README's quickstart runs verbatim."""
+"""The README's code examples run verbatim."""
 import contextlib
 import io
 import re
@@ -7,23 +7,22 @@ from pathlib import Path
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_readme_quickstart_runs_verbatim():
+def _run_first_block_after(heading: str) -> str:
+    """Execute the first ```python block after `heading`; returns what it printed."""
     text = README.read_text()
-    section = text[text.index("## Library in ten lines"):]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    code = re.search(r"```python\n(.*?)```", text[text.index(heading):], re.S).group(1)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(code, "README.md quickstart", "exec"), {})
-    report = out.getvalue()
+        exec(compile(code, f"README.md {heading}", "exec"), {})
+    return out.getvalue()
+
+
+def test_readme_quickstart_runs_verbatim():
+    report = _run_first_block_after("## Library in ten lines")
     assert "malignant" in report and "benign" in report and "accuracy" in report
 
 
 def test_readme_estimator_example_runs_verbatim():
-    text = README.read_text()
-    section = text[text.index("## scikit-learn estimators"):]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(code, "README.md estimator example", "exec"), {})
-    folds = [float(v) for v in re.findall(r"[01]\.\d+", out.getvalue())]
-    assert len(folds) == 3 and min(folds) > 0.85, out.getvalue()
+    out = _run_first_block_after("## scikit-learn estimators")
+    folds = [float(v) for v in re.findall(r"[01]\.\d+", out)]
+    assert len(folds) == 3 and min(folds) > 0.85, out
