@@ -87,21 +87,21 @@ class _MLPEstimator(BaseEstimator):
         first = 0 if rs is None else int(rs)
         return [first + i for i in range(self.n_seeds)]
 
-    def _split(self, x: np.ndarray, y: np.ndarray, stratify: bool):
+    def _split(self, x: np.ndarray, y: np.ndarray, stratify: bool, seed: int):
         """(train, val or None): the held-out validation part when early stopping has enough data."""
         n_val = math.ceil(self.validation_fraction * len(x)) if self.early_stopping else 0
         if n_val < 2 or len(x) - n_val < 2:
             return (x, y), None
         strat = y if stratify and np.unique(y, return_counts=True)[1].min() >= 2 else None
         try:
-            x_tr, x_va, y_tr, y_va = train_test_split(x, y, test_size=n_val, random_state=self._seeds()[0],
-                                                      stratify=strat)
+            x_tr, x_va, y_tr, y_va = train_test_split(x, y, test_size=n_val, random_state=seed, stratify=strat)
         except ValueError:  # too few examples per class for a stratified split
-            x_tr, x_va, y_tr, y_va = train_test_split(x, y, test_size=n_val, random_state=self._seeds()[0])
+            x_tr, x_va, y_tr, y_va = train_test_split(x, y, test_size=n_val, random_state=seed)
         return (x_tr, y_tr), (x_va, y_va)
 
     def _train(self, x: np.ndarray, y: np.ndarray, objective, outputs: int, stratify: bool) -> None:
-        (x_tr, y_tr), val = self._split(x, y, stratify)
+        seeds = self._seeds()  # once: a RandomState random_state draws anew on every call
+        (x_tr, y_tr), val = self._split(x, y, stratify, seeds[0])
         self.x_scaler_ = Standardizer.fit(x_tr)
         train = {"x": self.x_scaler_(x_tr), "y": y_tr}
         val = None if val is None else {"x": self.x_scaler_(val[0]), "y": val[1]}
@@ -111,7 +111,7 @@ class _MLPEstimator(BaseEstimator):
         batch = min(32, len(x_tr)) if self.batch_size == "auto" else min(int(self.batch_size), len(x_tr))
         config = FitConfig(epochs=int(self.max_iter), batch_size=batch, patience=int(self.n_iter_no_change),
                            monitor="val_loss" if val is not None else "train_loss", progress=bool(self.verbose))
-        state = create_states(self.model_, tx, self._seeds(), train["x"])
+        state = create_states(self.model_, tx, seeds, train["x"])
         result = fit(state, objective, train, val, config)
         self.params_, self.variables_ = _to_numpy(result.state.params), _to_numpy(result.state.variables)
         self.n_iter_ = np.asarray(result.epochs_run)
