@@ -84,7 +84,7 @@ def test_flop_count_matches_xla_cost_analysis():
 
 def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     """Kill a checkpointing run with SIGKILL, resume it, and get the uninterrupted run's numbers."""
-    args = ["--preset", "seed", "--seeds", "2", "--epochs", "200", "--checkpoint-every", "10", *COMMON]
+    args = ["--preset", "seed", "--seeds", "2", "--epochs", "100", "--checkpoint-every", "10", *COMMON]
     ref = architecture_comparison.run([*args, "--out", str(tmp_path / "ref")])
 
     out = tmp_path / "killed"
@@ -104,7 +104,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     proc.wait()
     assert not (out / "results.json").exists()
     # a save cut off mid-write leaves a temporary folder: it must be ignored
-    (out / "checkpoints" / "wide" / "last" / "190.orbax-checkpoint-tmp-1").mkdir(parents=True, exist_ok=True)
+    (out / "checkpoints" / "wide" / "last" / "90.orbax-checkpoint-tmp-1").mkdir(parents=True, exist_ok=True)
 
     resumed = architecture_comparison.run(["--resume", str(out), *COMMON])
     for name, m in ref["models"].items():
