@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 
+import jax
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.model_selection import train_test_split
@@ -120,8 +121,9 @@ class _MLPEstimator(BaseEstimator):
 
     def _state(self) -> TrainState:
         check_is_fitted(self, "params_")
-        return TrainState(step=np.zeros(self.n_seeds, np.int32), params=self.params_, opt_state=None,
-                          variables=self.variables_, rng=np.zeros((self.n_seeds, 2), np.uint32),
+        members = len(self.n_iter_)  # as fitted (n_seeds may have been set anew since)
+        return TrainState(step=np.zeros(members, np.int32), params=self.params_, opt_state=None,
+                          variables=self.variables_, rng=np.zeros((members, 2), np.uint32),
                           apply_fn=self.model_.apply, tx=None, input_shape=(self.n_features_in_,))
 
     def _outputs(self, X, output: str) -> np.ndarray:
@@ -130,15 +132,8 @@ class _MLPEstimator(BaseEstimator):
         x = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         return predict(self._state(), self.x_scaler_(x), output=output)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = False
-        return tags
-
 
 def _to_numpy(tree):
-    import jax
-
     return jax.tree_util.tree_map(np.asarray, jax.device_get(tree))
 
 
