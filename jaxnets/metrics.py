@@ -159,6 +159,14 @@ def forward_flops(model, sample_x) -> float:
     0.03 for the text's MLP, where parameter counts would rank them the other way round)."""
     x1 = jax.ShapeDtypeStruct((1, *np.shape(sample_x)[1:]), jnp.asarray(sample_x[:1]).dtype)
     variables = jax.eval_shape(model.init, jax.random.key(0), x1)
-    cost = jax.jit(model.apply).lower(variables, x1).cost_analysis()
+    # Lowered for the CPU where JAX has one: accelerator plugins (CUDA, TPU) analyse only compiled programs.
+    try:
+        cpu = jax.sharding.SingleDeviceSharding(jax.devices("cpu")[0])
+    except RuntimeError:  # JAX_PLATFORMS without cpu
+        cpu = None
+    lowered = jax.jit(model.apply, in_shardings=cpu).lower(variables, x1)
+    cost = lowered.cost_analysis()
+    if cost is None:
+        cost = lowered.compile().cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost  # older jax: one dict per program
     return float(cost.get("flops", 0.0))

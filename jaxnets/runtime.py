@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import pkgutil
+import sys
 import threading
 from pathlib import Path
 
@@ -34,20 +36,63 @@ CPU_XLA_FLAGS = {
 }
 
 
+# Options XLA has since removed, with the last jaxlib (major, minor) that knows them: XLA aborts
+# the process on an unknown XLA_FLAGS option (jaxlib 0.11.2 on xla_cpu_use_fusion_emitters).
+_LAST_JAXLIB = {"xla_cpu_use_fusion_emitters": (0, 10)}
+
+
+def cpu_xla_flags() -> dict[str, str]:
+    """The entries of CPU_XLA_FLAGS that the installed jaxlib accepts (read without starting JAX)."""
+    from importlib import metadata
+
+    version = tuple(int(p) for p in metadata.version("jaxlib").split(".")[:2])
+    return {k: v for k, v in CPU_XLA_FLAGS.items() if version <= _LAST_JAXLIB.get(k, version)}
+
+
 def _backends_started() -> bool:
     from jax._src import xla_bridge
 
     return xla_bridge.backends_are_initialized()
 
 
+def _requested_platforms() -> list[str]:
+    """The platforms JAX was asked for (its `jax_platforms` setting, else $JAX_PLATFORMS); [] = all found."""
+    value = sys.modules["jax"].config.jax_platforms if "jax" in sys.modules else None
+    value = value or os.environ.get("JAX_PLATFORMS", "")
+    return [p.strip() for p in value.split(",") if p.strip()]
+
+
+def _accelerator_plugins() -> list[str]:
+    """The accelerator plugins (CUDA, ROCm, TPU) JAX would find, looked up without starting JAX."""
+    from importlib import metadata, util
+
+    names = [ep.name for ep in metadata.entry_points(group="jax_plugins")]
+    if util.find_spec("jax_plugins") is not None:
+        import jax_plugins
+
+        names += [m.name for m in pkgutil.iter_modules(jax_plugins.__path__)]
+    return names + (["libtpu"] if util.find_spec("libtpu") is not None else [])
+
+
+def cpu_only() -> bool:
+    """Whether JAX will start no backend but the CPU: JAX_PLATFORMS names only `cpu`, or none is
+    named and no accelerator plugin is installed."""
+    platforms = _requested_platforms()
+    return set(platforms) == {"cpu"} if platforms else not _accelerator_plugins()
+
+
 def set_cpu_xla_flags() -> list[str]:
     """Add jaxnets' XLA:CPU flags to $XLA_FLAGS (skipping options already set there); returns the
-    flags added. Must run before JAX starts its backends; later it raises RuntimeError."""
+    flags added. Adds nothing where an accelerator backend will start: its XLA client aborts the
+    process on XLA:CPU flags ("Unknown flag in XLA_FLAGS"). Must run before JAX starts its backends;
+    later it raises RuntimeError."""
     if _backends_started():
         raise RuntimeError("set_cpu_xla_flags() must be called before the first JAX computation "
                            "(XLA reads XLA_FLAGS once, when its backends start)")
+    if not cpu_only():
+        return []
     flags = os.environ.get("XLA_FLAGS", "")
-    added = [flag for option, flag in CPU_XLA_FLAGS.items() if option not in flags]
+    added = [flag for option, flag in cpu_xla_flags().items() if option not in flags]
     if added:
         os.environ["XLA_FLAGS"] = " ".join([flags, *added]).strip()
     return added
@@ -74,9 +119,10 @@ def use_cpu_devices(n: int | None = None) -> int:
 
 def setup_cpu(devices: int | None = None) -> int:
     """What experiments call first: the CPU split into `devices` JAX devices (default one per core)
-    and the XLA:CPU flags; returns the device count. In a process whose JAX has already started (a
+    and the XLA:CPU flags (on a CPU-only JAX; with an accelerator, its devices are used as they are);
+    returns the device count of the default backend. In a process whose JAX has already started (a
     notebook, a test session) it changes nothing and returns the devices JAX has."""
-    if _backends_started():
+    if _backends_started() or not cpu_only():
         import jax
 
         return jax.device_count()

@@ -3,6 +3,12 @@ import contextlib
 import logging
 
 import jax
+import pytest
+
+# The mesh tests shard over the 8 fake CPU devices of conftest. Where an accelerator is the default
+# backend (JAX_PLATFORMS=cuda,cpu), jax.devices() is that accelerator: the rest of the suite runs on it.
+on_fake_cpu_devices = pytest.mark.skipif(
+    jax.default_backend() != "cpu", reason="shards over conftest's 8 fake CPU devices (the default backend is not CPU)")
 
 
 @contextlib.contextmanager

@@ -4,11 +4,14 @@ import chex
 import jax
 import numpy as np
 import pytest
+from helpers import on_fake_cpu_devices
 
 from jaxnets import distributed
 from jaxnets.checkpoint import Checkpointer
 from jaxnets.models import MLP
 from jaxnets.train import Classification, FitConfig, compile_fit, create_states, fit, make_optimizer, member, predict
+
+pytestmark = on_fake_cpu_devices
 
 QUIET = dict(progress=False)
 TOL = dict(rtol=2e-5, atol=2e-6)

@@ -1,5 +1,6 @@
 """scikit-learn estimators: scikit-learn's own conformance suite, pipelines and grid search, labels
 of any type, members as an ensemble."""
+import jax
 import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import estimator_checks_generator
@@ -17,6 +18,9 @@ EXPECTED_FAILURES = {
             "the matmul rows), above the check's rtol 1e-7",
     },
 }
+if jax.default_backend() != "cpu":  # GPU matmuls pick their kernels, and so the sums' order, by batch size
+    EXPECTED_FAILURES["MLPRegressor"]["check_methods_subset_invariance"] = (
+        "float32 outputs: on a GPU a row's result moves by ~1 ulp with the size of its batch")
 
 
 # Checks of the code both estimators share (parameters, validation, pickling, input layouts): they

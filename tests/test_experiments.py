@@ -21,7 +21,7 @@ COMMON = ["--no-progress", "--no-compile-cache"]
 
 def _check_schema(r: dict, out: Path, seeds: int):
     assert {"experiment", "preset", "seeds", "jax_version", "backend", "models", "training_wall_seconds"} <= set(r)
-    assert r["seeds"] == seeds and r["jax_version"] == jax.__version__ and r["backend"] == "cpu"
+    assert r["seeds"] == seeds and r["jax_version"] == jax.__version__ and r["backend"] == jax.default_backend()
     for m in r["models"].values():
         acc = m["test_accuracy"]
         assert len(acc["per_seed"]) == seeds and acc["mean"] == pytest.approx(np.mean(acc["per_seed"]))

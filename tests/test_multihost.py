@@ -15,12 +15,15 @@ import pytest
 HERE = Path(__file__).parent / "multihost"
 sys.path.insert(0, str(HERE))
 
+from helpers import on_fake_cpu_devices  # noqa: E402
 from mh_common import CONFIG, SEEDS, data, flat, model_and_optimizer  # noqa: E402
 
 from jaxnets import distributed  # noqa: E402
 from jaxnets.checkpoint import Checkpointer  # noqa: E402
 from jaxnets.train import Classification, create_states, fit  # noqa: E402
 from jaxnets.train.epoch import init_carry  # noqa: E402
+
+pytestmark = on_fake_cpu_devices
 
 
 def _free_port() -> int:

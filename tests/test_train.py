@@ -339,13 +339,71 @@ def test_cpu_xla_flags_keep_the_users_own(monkeypatch):
     with pytest.raises(RuntimeError, match="before the first JAX computation"):
         runtime.set_cpu_xla_flags()
     monkeypatch.setattr(runtime, "_backends_started", lambda: False)
+    monkeypatch.setattr(runtime, "cpu_only", lambda: True)
     monkeypatch.setenv("XLA_FLAGS", "--xla_backend_extra_options=mine --xla_dump_to=/tmp/x")
     runtime.set_cpu_xla_flags()
     flags = os.environ["XLA_FLAGS"].split()
+    known = runtime.cpu_xla_flags()
     assert flags == ["--xla_backend_extra_options=mine", "--xla_dump_to=/tmp/x",
-                     runtime.CPU_XLA_FLAGS["xla_cpu_use_fusion_emitters"],
-                     runtime.CPU_XLA_FLAGS["xla_cpu_multi_thread_eigen"],
-                     runtime.CPU_XLA_FLAGS["xla_cpu_parallel_codegen_split_count"]]
+                     *[f for k, f in known.items() if k != "xla_backend_extra_options"]]
     monkeypatch.delenv("XLA_FLAGS")
     runtime.set_cpu_xla_flags()
-    assert os.environ["XLA_FLAGS"].split() == list(runtime.CPU_XLA_FLAGS.values())
+    assert os.environ["XLA_FLAGS"].split() == list(known.values())
+
+
+def test_cpu_xla_flags_skip_options_xla_has_removed(monkeypatch):
+    """jaxlib 0.11.2 aborts on --xla_cpu_use_fusion_emitters (an option XLA removed): it is added
+    only for the jaxlib versions that know it."""
+    from importlib import metadata
+
+    from jaxnets import runtime
+
+    for version, has_it in (("0.10.2", True), ("0.9.0", True), ("0.11.2", False), ("1.0.0", False)):
+        monkeypatch.setattr(metadata, "version", lambda name, v=version: v)
+        known = runtime.cpu_xla_flags()
+        assert ("xla_cpu_use_fusion_emitters" in known) == has_it, version
+        assert set(known) | {"xla_cpu_use_fusion_emitters"} == set(runtime.CPU_XLA_FLAGS)
+
+
+def test_cpu_xla_flags_stay_off_accelerators(monkeypatch):
+    """A GPU/TPU client aborts the process on XLA:CPU flags, so they are added only where JAX will
+    start the CPU alone: JAX_PLATFORMS names only cpu, or no accelerator plugin is installed."""
+    from jaxnets import runtime
+
+    monkeypatch.setattr(runtime, "_backends_started", lambda: False)
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    cases = [(["cuda", "cpu"], [], False), (["cpu"], ["xla_cuda13"], True), ([], ["xla_cuda13"], False),
+             ([], [], True), (["tpu"], [], False)]
+    for platforms, plugins, cpu_alone in cases:
+        monkeypatch.setattr(runtime, "_requested_platforms", lambda p=platforms: p)
+        monkeypatch.setattr(runtime, "_accelerator_plugins", lambda p=plugins: p)
+        assert runtime.cpu_only() == cpu_alone, (platforms, plugins)
+        assert bool(runtime.set_cpu_xla_flags()) == cpu_alone
+        assert ("XLA_FLAGS" in os.environ) == cpu_alone
+        monkeypatch.delenv("XLA_FLAGS", raising=False)
+    monkeypatch.undo()
+    assert runtime.cpu_only() == (jax.default_backend() == "cpu")  # the real look-up, on this machine
+
+
+def test_progress_off_a_terminal_is_plain_lines_and_says_where_members_stopped(capsys):
+    """Not a terminal (a log file, CI, a notebook): a line per quarter of the epochs and a last line
+    with each member's stop and best epoch (1-based), the same numbers the FitResult holds."""
+    def last_line(name, parts):
+        if parts[0] == parts[1]:
+            return f"{name}: {parts[0]} [all 2 members]"
+        return f"{name}: " + "; ".join(f"member {i}: {p}" for i, p in enumerate(parts))
+
+    d, v = _toy(seed=0), _toy(seed=1)
+    st = create_states(MLP((8, 1)), make_optimizer("adam", 5e-2), [0, 1], d["x"])
+    r = fit(st, Classification(2), d, v, FitConfig(epochs=40, batch_size=8, epochs_per_call=10, progress=True),
+            name="full")
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert "\r" not in "".join(lines)
+    assert [line.split("  ")[0] for line in lines[:-1]] == [f"full: epoch {e}/40" for e in (10, 20, 30, 40)]
+    assert all("train_loss" in line and "val_loss" in line for line in lines[:-1])
+    assert lines[-1] == last_line("full", [f"ran all 40 epochs (best {b + 1})" for b in r.best_epoch])
+
+    r = fit(st, Classification(2), d, v, FitConfig(epochs=200, batch_size=8, patience=3, progress=True), name="early")
+    assert all(r.epochs_run < 200)
+    assert capsys.readouterr().err.strip().splitlines()[-1] == last_line(
+        "early", [f"stopped at epoch {e} (best {b + 1})" for e, b in zip(r.epochs_run, r.best_epoch)])

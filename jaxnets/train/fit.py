@@ -12,12 +12,12 @@ import time
 import jax
 import numpy as np
 from jax.sharding import Mesh
-from tqdm.auto import tqdm
 
 from jaxnets import distributed
 from jaxnets.train.compile import FitProgram, compile_program, pad_carry, state_sharding, unpad
 from jaxnets.train.epoch import LoopCarry, init_carry
 from jaxnets.train.objectives import finalize_metrics
+from jaxnets.train.progress import Progress
 from jaxnets.train.state import TrainState
 
 
@@ -29,7 +29,8 @@ class FitConfig:
     restore_best: end with the parameters of the best monitored loss (None: when val data is given);
     epochs_per_call: epochs per compiled host call (None: all at once, or 20 with early stopping);
     checkpoint_every: epochs between checkpoints (sets epochs_per_call); eval_batch_size: rows per
-    evaluation batch; progress: a progress bar.
+    evaluation batch; progress: a bar on a terminal, else a plain line per quarter of the epochs, and
+    a last line saying where each member stopped (jaxnets.train.progress).
     """
 
     epochs: int
@@ -221,8 +222,7 @@ def fit(state: TrainState, objective, train: dict, val: dict | None = None, conf
         carry = program.start(state)
 
     chunk = config.chunk
-    bar = tqdm(total=config.epochs, initial=start, desc=name, disable=not config.progress,
-               position=position, leave=False, dynamic_ncols=True)
+    progress = Progress(name, config.epochs, start, config.progress, position)
     t0 = time.perf_counter()
     epoch = start
     stopped = np.zeros(n, bool) if not history else history[-1]["stopped"][:, -1]
@@ -232,18 +232,23 @@ def fit(state: TrainState, objective, train: dict, val: dict | None = None, conf
             n_new = min(chunk, config.epochs - epoch)
             history.append(jax.tree_util.tree_map(lambda a, k=n_new: a[:n, :k], logs))
             epoch += n_new
-            bar.update(n_new)
+            if config.progress:
+                last = _history(history[-1])
+                progress.update(epoch, n_new, last["train_loss"][:, -1],
+                                last["val_loss"][:, -1] if "val_loss" in last else None)
             diverged, stopped = history[-1]["diverged"][:, -1], history[-1]["stopped"][:, -1]
             if diverged.any():
                 _raise_diverged(carry, history, diverged, single, checkpointer, epoch, n, mesh)
             if checkpointer is not None and (epoch % chunk == 0 or epoch == config.epochs or stopped.all()):
                 checkpointer.save(epoch, unpad(carry, n, mesh), _concat(history))
-    finally:
-        bar.close()
+    except BaseException:
+        progress.close()
+        raise
     jax.block_until_ready(carry)
     train_s = time.perf_counter() - t0
 
     logs = _concat(history)
+    progress.close(logs["best_epoch"][:, -1], logs["ran"].sum(axis=1))
     final = program.finish(carry)
     if single:
         final = jax.tree_util.tree_map(lambda a: a[0], final)
