@@ -61,7 +61,7 @@ def _after(results, trained, splits, out):
 
 
 def run(argv=None) -> dict:
-    return main("cnn_vs_mlp", PRESETS, SPECS, argv, after=_after)
+    return main("cnn_vs_mlp", PRESETS, SPECS, argv, after=_after, thresholds={"best CNN target 0.985": 0.985})
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import flax.linen as nn
 import jax
 import numpy as np
 
+from experiments.standalone import base_parser, parse_checked
 from jaxnets import distributed, enable_compile_cache, setup_cpu
 from jaxnets.checkpoint import Checkpointer
 from jaxnets.data import Splits, load_digit_images, load_embedded, prepare, random_shift
@@ -149,30 +150,32 @@ class Preset:
 
 
 def parse_args(name: str, presets: dict[str, Preset], argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog=f"python -m experiments.{name}", description=__doc__)
+    """The shared options (experiments.standalone.base_parser) plus presets and checkpoints; --help
+    shows the experiment's own docstring and what each preset sets."""
+    doc = (_experiment_module(name) or sys.modules[__name__]).__doc__ or ""
+    listing = "\n".join(f"  {k}: {_describe(v)}" for k, v in sorted(presets.items()))
+    p = base_parser(name, f"{doc.strip()}\n\npresets:\n{listing}")
     p.add_argument("--preset", default="default", choices=sorted(presets),
                    help="'seed' = the text's exact recipe; 'default' = what a practitioner would run")
-    p.add_argument("--seeds", type=int, default=None, help="number of seeds (members of one vmapped program)")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default runs/<experiment>/<time>/)")
-    p.add_argument("--quick", action="store_true", help="smoke test: few epochs, 2 seeds")
-    p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
     p.add_argument("--checkpoint-every", type=int, default=None, metavar="K",
                    help="save an Orbax checkpoint of every model each K epochs")
     p.add_argument("--resume", type=Path, default=None, metavar="DIR",
                    help="continue the run in DIR from its last complete checkpoints")
-    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
-                   help="models built and trained concurrently (host threads)")
-    p.add_argument("--devices", type=int, default=None,
-                   help="split the CPU into this many JAX devices (default: one per core)")
-    p.add_argument("--no-compile-cache", action="store_true", help="disable the persistent XLA cache")
-    p.add_argument("--cache-dir", type=Path, default=None, help="persistent XLA cache folder")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    args = p.parse_args(argv)
-    for k in ("seeds", "epochs", "checkpoint_every", "workers", "devices"):
-        v = getattr(args, k)
-        if v is not None and v < 1:
-            p.error(f"--{k.replace('_', '-')} must be >= 1, got {v}")
-    return args
+    return parse_checked(p, argv)
+
+
+def _experiment_module(name: str):
+    """experiments.<name>, also when it runs as `python -m` (then it is __main__)."""
+    main_mod = sys.modules.get("__main__")
+    if getattr(getattr(main_mod, "__spec__", None), "name", None) == f"experiments.{name}":
+        return main_mod
+    return sys.modules.get(f"experiments.{name}")
+
+
+def _describe(preset: Preset) -> str:
+    fields = dataclasses.asdict(preset)
+    keys = ("dataset", "optimizer", "learning_rate", "epochs", "batch_size", "patience", "seeds")
+    return ", ".join(f"{k}={fields[k]}" for k in keys if k in fields)
 
 
 def _resolve(name: str, presets: dict[str, Preset], args) -> tuple[Preset, str, Path, int | None]:
@@ -264,12 +267,14 @@ def model_cost(spec: ModelSpec, model: nn.Module, sample_x) -> float:
 def main(name: str, presets: dict[str, Preset], specs: Sequence[ModelSpec], argv=None, *,
          quick_specs: Sequence[ModelSpec] | None = None,
          extra: Callable[[Trained, Splits], dict] | None = None,
-         after: Callable[[dict, dict[str, Trained], Splits, Path], None] | None = None) -> dict:
+         after: Callable[[dict, dict[str, Trained], Splits, Path], None] | None = None,
+         thresholds: dict[str, float] | None = None) -> dict:
     """Run one comparison experiment end to end; returns the results dict (also in results.json).
 
     quick_specs: smaller models for --quick (a smoke test), where compiling the full ones dominates;
     extra(trained, splits) adds entries to a model's results; after(results, trained, splits, out)
-    writes an experiment's own tables/plots (it may add to `results` before results.json is written).
+    writes an experiment's own tables/plots (it may add to `results` before results.json is written);
+    thresholds: label -> test accuracy a claim is measured against, drawn on the accuracy plot.
     """
     args = parse_args(name, presets, argv)
     preset, preset_name, out, ckpt_every = _resolve(name, presets, args)
@@ -392,8 +397,9 @@ def main(name: str, presets: dict[str, Preset], specs: Sequence[ModelSpec], argv
     for n, m in models.items():
         (out / "reports" / f"{n}.txt").write_text(f"{n} (seed 0)\n\n{m['report_seed0']}")
     learning_curves({n: fits[n].history for n in models}, out / "learning_curves.png",
-                    f"{name} ({preset_name}), mean and min–max over {preset.seeds} seeds")
-    metric_bars(results, "test_accuracy", out / "test_accuracy.png", f"{name}: test accuracy")
+                    f"{name} ({preset_name}): each seed, and their mean while all train")
+    metric_bars(results, "test_accuracy", out / "test_accuracy.png", f"{name}: test accuracy",
+                thresholds=thresholds)
     print(table)
     print(f"wrote {out}/results.json, results.md, learning_curves.png, test_accuracy.png, reports/")
     return results

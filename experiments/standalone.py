@@ -1,6 +1,7 @@
-"""Shared setup of the standalone experiments (sequence tasks that are not one classification
-comparison): a small CLI, presets with --quick/--seeds, the compile cache, the output folder, and
-the environment fields every results.json carries."""
+"""The command line every experiment shares (base_parser), and the setup of the standalone
+experiments (sequence, autoencoder and GAN tasks that are not one classification comparison):
+presets with --quick/--seeds/--epochs, the compile cache, the output folder, and the environment
+fields every results.json carries."""
 from __future__ import annotations
 
 import argparse
@@ -17,34 +18,47 @@ from jaxnets import enable_compile_cache, setup_cpu
 from jaxnets.report import write_json
 
 
-def parse_args(name: str, argv: Sequence[str] | None, doc: str | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog=f"python -m experiments.{name}", description=doc)
+def base_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
+    """The options every experiment takes; `doc` (the experiment module's docstring) is its --help text."""
+    p = argparse.ArgumentParser(prog=f"python -m experiments.{name}", description=doc,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=None, help="number of seeds (members of one vmapped program)")
+    p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
     p.add_argument("--quick", action="store_true", help="smoke test: a small version of the experiment")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/<experiment>/<time>/)")
-    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="models trained concurrently")
-    p.add_argument("--devices", type=int, default=None, help="split the CPU into this many JAX devices (default: "
-                   "one per core)")
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                   help="models built and trained concurrently (host threads)")
+    p.add_argument("--devices", type=int, default=None,
+                   help="split the CPU into this many JAX devices (default: one per core; ignored on GPU/TPU)")
     p.add_argument("--no-compile-cache", action="store_true", help="disable the persistent XLA cache")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--cache-dir", type=Path, default=None, help="persistent XLA cache folder")
+    p.add_argument("--no-progress", action="store_true", help="no progress output")
+    return p
+
+
+def parse_checked(p: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse, and refuse counts below 1 naming the option."""
     args = p.parse_args(argv)
-    for k in ("seeds", "workers", "devices"):
-        if getattr(args, k) is not None and getattr(args, k) < 1:
-            p.error(f"--{k} must be >= 1, got {getattr(args, k)}")
+    for k in ("seeds", "epochs", "checkpoint_every", "workers", "devices"):
+        v = getattr(args, k, None)
+        if v is not None and v < 1:
+            p.error(f"--{k.replace('_', '-')} must be >= 1, got {v}")
     return args
 
 
 def start(name: str, preset, argv: Sequence[str] | None, doc: str | None = None):
-    """-> (args, preset after --quick/--seeds, output folder). Splits the CPU into devices and turns on
+    """-> (args, preset after --quick/--seeds/--epochs, output folder). Splits the CPU into devices and turns on
     the compile cache."""
-    args = parse_args(name, argv, doc)
+    args = parse_checked(base_parser(name, doc), argv)
     setup_cpu(args.devices)
     if args.quick:
         preset = preset.quick()
     if args.seeds is not None:
         preset = dataclasses.replace(preset, seeds=args.seeds)
+    if args.epochs is not None:
+        preset = dataclasses.replace(preset, epochs=args.epochs)
     if not args.no_compile_cache:
-        enable_compile_cache()
+        enable_compile_cache(args.cache_dir)
     out = args.out or Path("runs") / name / time.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     return args, preset, out

@@ -2,7 +2,6 @@
 backend switched): importing this module changes nothing, and notebooks keep their inline plots."""
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import matplotlib
@@ -16,8 +15,9 @@ def _subplots(nrows: int = 1, ncols: int = 1, figsize=(6, 3.8), squeeze: bool = 
 
 
 def learning_curves(histories: dict[str, dict[str, np.ndarray]], path: str | Path, title: str = "") -> Path:
-    """histories: model -> {"train_loss": [members, epochs], "val_loss": …, "train_accuracy", "val_accuracy"}.
-    Lines are the mean over seeds, bands the min–max range."""
+    """histories: model -> {"train_loss": [members, epochs], "val_loss": …, "train_accuracy", "val_accuracy"}
+    (NaN after a member stopped). One faint line per seed, ending with a dot where that seed stopped
+    early; the bold line is the mean over seeds, drawn only while every seed still trains."""
     keys = [k for k in ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
             if any(k in h and np.isfinite(h[k]).any() for h in histories.values())]
     fig, axes = _subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
@@ -25,16 +25,16 @@ def learning_curves(histories: dict[str, dict[str, np.ndarray]], path: str | Pat
         for name, h in histories.items():
             if key not in h:
                 continue
-            v = np.asarray(h[key], dtype=float)
+            v = np.atleast_2d(np.asarray(h[key], dtype=float))
             x = np.arange(1, v.shape[1] + 1)
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN epochs after early stopping
-                mean = np.nanmean(v, axis=0)
-                lo, hi = np.nanmin(v, axis=0), np.nanmax(v, axis=0)
-            (line,) = ax.plot(x, mean, label=name, lw=1.4)
-            ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.15, lw=0)
+            (line,) = ax.plot(x, v.mean(axis=0), label=name, lw=1.6)  # NaN (not drawn) once any seed stopped
+            for seed in v:
+                ran = np.flatnonzero(np.isfinite(seed))
+                ax.plot(x, seed, color=line.get_color(), alpha=0.25, lw=0.7)
+                if len(ran) and ran[-1] < len(seed) - 1:
+                    ax.plot(x[ran[-1]], seed[ran[-1]], "o", ms=2.5, color=line.get_color(), alpha=0.6)
         ax.set_xlabel("epoch")
-        ax.set_title(key.replace("_", " "))
+        ax.set_title(key.replace("_", " ") + f" ({v.shape[0]} seeds)")
         if "loss" in key:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
@@ -44,21 +44,29 @@ def learning_curves(histories: dict[str, dict[str, np.ndarray]], path: str | Pat
     return _save(fig, path)
 
 
-def metric_bars(results: dict, key: str, path: str | Path, title: str = "") -> Path:
-    """Bar chart of models[*][key] mean with ±std error bars and the per-seed points."""
+def metric_bars(results: dict, key: str, path: str | Path, title: str = "",
+                thresholds: dict[str, float] | None = None) -> Path:
+    """models[*][key]: each seed's value (dots) and the mean ± std over seeds (diamond and error bar),
+    on an axis zoomed to the values: there are no bars, whose length would then mislead.
+    thresholds: label -> value, drawn as dashed lines (a claim's target)."""
     names = list(results["models"])
-    means = [results["models"][n][key]["mean"] for n in names]
-    stds = [results["models"][n][key]["std"] for n in names]
-    fig, ax = _subplots(figsize=(1.6 * len(names) + 2, 3.6))
-    ax.bar(names, means, yerr=stds, capsize=4, color="#7aa6c2")
+    fig, ax = _subplots(figsize=(1.3 * len(names) + 2, 3.6))
     for i, n in enumerate(names):
-        pts = results["models"][n][key]["per_seed"]
-        ax.scatter([i] * len(pts), pts, s=10, color="k", zorder=3)
-    lo = min(min(results["models"][n][key]["per_seed"]) for n in names)
-    ax.set_ylim(max(0.0, lo - 0.05), min(1.0, max(means) + 0.03) if max(means) <= 1 else None)
-    ax.set_ylabel(key.replace("_", " "))
+        stat = results["models"][n][key]
+        pts = np.asarray(stat["per_seed"], dtype=float)
+        offsets = np.linspace(-0.12, 0.12, len(pts)) if len(pts) > 1 else np.zeros(1)
+        ax.scatter(i + offsets, pts, s=12, color="0.35", zorder=3, label="seeds" if i == 0 else None)
+        ax.errorbar(i + 0.28, stat["mean"], yerr=stat["std"], fmt="D", ms=5, capsize=4, color="C0",
+                    label="mean ± std" if i == 0 else None)
+    for label, value in (thresholds or {}).items():
+        ax.axhline(value, ls="--", lw=1, color="C3")
+        ax.annotate(label, (len(names) - 0.5, value), ha="right", va="bottom", fontsize=8, color="C3")
+    ax.set_xticks(range(len(names)), names, rotation=20 if len(names) > 4 else 0)
+    n_seeds = len(results["models"][names[0]][key]["per_seed"])
+    ax.set_ylabel(f"{key.replace('_', ' ')}\n(std over {n_seeds} seeds)")
     ax.set_title(title or key)
     ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
     return _save(fig, path)
 
 

@@ -18,7 +18,7 @@ def _run_first_block_after(heading: str) -> str:
 
 
 def test_readme_quickstart_runs_verbatim():
-    report = _run_first_block_after("## Library in ten lines")
+    report = _run_first_block_after("## Quickstart")
     assert "malignant" in report and "benign" in report and "accuracy" in report
 
 
