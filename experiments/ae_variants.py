@@ -69,7 +69,8 @@ def run(argv=None) -> dict:
         def train() -> dict:
             fr = fit_seeds(model, Reconstruction(**VARIANTS[name]), tr, va, seeds=preset.seeds,
                            epochs=preset.epochs, learning_rate=preset.learning_rate, batch_size=preset.batch_size,
-                           patience=preset.patience, name=name, progress=not args.no_progress)
+                           patience=preset.patience, name=name, progress=not args.no_progress,
+                           checkpoints=args.checkpoints)
             params = fr.state.params
             decoders[name] = jax.tree_util.tree_map(lambda a: a[0], params)
             recon = apply_members(model, params, te["x"])

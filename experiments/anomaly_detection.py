@@ -84,7 +84,8 @@ def run(argv=None) -> dict:
             obj = Reconstruction(noise="gaussian" if noise else "none", noise_level=noise)
             fr = fit_seeds(model, obj, tr, va, seeds=preset.seeds, epochs=preset.epochs,
                            learning_rate=preset.learning_rate, batch_size=preset.batch_size, patience=preset.patience,
-                           name="dae" if noise else "ae", progress=not args.no_progress)
+                           name="dae" if noise else "ae", progress=not args.no_progress,
+                           checkpoints=args.checkpoints)
             err = lambda d: ((apply_members(model, fr.state.params, d["x"]) - d["x"][None]) ** 2).mean(-1)
             s_va, s_te = err(va), err(te)  # [seeds, n]
             res = _summaries([detection_scores(s_va[i], s_te[i], is_mal) for i in range(preset.seeds)])
@@ -96,7 +97,8 @@ def run(argv=None) -> dict:
         model = VAE(input_shape=(ds.x.shape[1],), latent_dim=preset.latent, hidden=preset.hidden, likelihood="gaussian")
         fr = fit_seeds(model, ELBO(), tr, va, seeds=preset.seeds, epochs=preset.epochs,
                        learning_rate=preset.learning_rate, batch_size=preset.batch_size, patience=preset.patience,
-                       name="vae", progress=not args.no_progress)
+                       name="vae", progress=not args.no_progress,
+                       checkpoints=args.checkpoints)
 
         def neg_elbo(d):  # −ELBO with z at the posterior mean: ½‖x − x̂‖² + KL(q(z|x) ‖ p(z))
             mean, log_var = apply_members(model, fr.state.params, d["x"], method="encode")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import json
 import math
 import os
 import platform
@@ -28,7 +27,7 @@ import flax.linen as nn
 import jax
 import numpy as np
 
-from experiments.standalone import base_parser, parse_checked
+from experiments.standalone import base_parser, parse_checked, saved_config
 from jaxnets import distributed, enable_compile_cache, setup_cpu
 from jaxnets.checkpoint import Checkpointer
 from jaxnets.data import Splits, load_digit_images, load_embedded, prepare, random_shift
@@ -157,10 +156,6 @@ def parse_args(name: str, presets: dict[str, Preset], argv: Sequence[str] | None
     p = base_parser(name, f"{doc.strip()}\n\npresets:\n{listing}")
     p.add_argument("--preset", default="default", choices=sorted(presets),
                    help="'seed' = the text's exact recipe; 'default' = what a practitioner would run")
-    p.add_argument("--checkpoint-every", type=int, default=None, metavar="K",
-                   help="save an Orbax checkpoint of every model each K epochs")
-    p.add_argument("--resume", type=Path, default=None, metavar="DIR",
-                   help="continue the run in DIR from its last complete checkpoints")
     return parse_checked(p, argv)
 
 
@@ -181,12 +176,7 @@ def _describe(preset: Preset) -> str:
 def _resolve(name: str, presets: dict[str, Preset], args) -> tuple[Preset, str, Path, int | None]:
     """Preset, its name, the output folder and checkpoint interval — from the CLI or a run to resume."""
     if args.resume is not None:
-        cfg_path = args.resume / "config.json"
-        if not cfg_path.exists():
-            raise FileNotFoundError(f"--resume {args.resume}: no config.json there (not a run folder?)")
-        cfg = json.loads(cfg_path.read_text())
-        if cfg["experiment"] != name:
-            raise ValueError(f"--resume {args.resume} is a run of {cfg['experiment']!r}, not {name!r}")
+        cfg = saved_config(name, args.resume)
         return Preset(**cfg["preset_config"]), cfg["preset"], args.resume, cfg["checkpoint_every"]
     preset = presets[args.preset]
     if args.quick:

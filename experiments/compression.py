@@ -49,7 +49,8 @@ def run(argv=None) -> dict:
                                 output_activation="linear" if kind == "linear_ae" else "sigmoid")
             fr = fit_seeds(model, Reconstruction(), tr, va, seeds=preset.seeds, epochs=preset.epochs,
                            learning_rate=preset.learning_rate, batch_size=preset.batch_size, patience=preset.patience,
-                           name=f"{kind} k={k}", progress=not args.no_progress)
+                           name=f"{kind} k={k}", progress=not args.no_progress,
+                           checkpoints=args.checkpoints)
             recon = apply_members(model, fr.state.params, te["x"])  # [seeds, n, 64]
             mse = ((recon - te["x"][None]) ** 2).mean(axis=(1, 2))
             return {"latent_dim": k, "test_mse": summarize(mse),

@@ -71,7 +71,8 @@ def run(argv=None) -> dict:
             obj = Reconstruction(noise=noise or "none", noise_level=NOISES.get(noise, 0.0))
             fr = fit_seeds(model, obj, tr, va, seeds=preset.seeds, epochs=preset.epochs,
                            learning_rate=preset.learning_rate, batch_size=preset.batch_size, patience=preset.patience,
-                           name=f"{kind}/{noise or 'clean'}", progress=not args.no_progress)
+                           name=f"{kind}/{noise or 'clean'}", progress=not args.no_progress,
+                           checkpoints=args.checkpoints)
             outs = {n: apply_members(model, fr.state.params, noisy[n]) for n in preset.noises if noise in (None, n)}
             return {"outputs": outs, "compile_seconds": fr.compile_seconds, "train_seconds": fr.train_seconds,
                     "epochs_run": summarize(fr.epochs_run)}

@@ -17,12 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 import jax
 import numpy as np
 
-from experiments.standalone import finish, header, start
+from experiments.standalone import checkpointed_fit, finish, header, start
 from jaxnets.data.timeseries import load_sunspots, make_windows
 from jaxnets.models.rnn import CELLS, SequenceModel
 from jaxnets.plots import line_plot
 from jaxnets.report import fmt_stat, markdown_table
-from jaxnets.train import FitConfig, Regression, create_states, fit, make_optimizer, predict_logits, summarize
+from jaxnets.train import FitConfig, Regression, create_states, make_optimizer, predict_logits, summarize
 
 WINDOW, SPLIT_YEAR, HORIZON, CYCLE = 22, 1950, 11, 11
 
@@ -84,7 +84,7 @@ def run(argv=None) -> dict:
         state = create_states(model, tx, range(preset.seeds), tr["x"])
         config = FitConfig(epochs=preset.epochs, batch_size=preset.batch_size, patience=preset.patience,
                            progress=not args.no_progress)
-        fr = fit(state, Regression(), tr, va, config, name=cell)
+        fr = checkpointed_fit(args.checkpoints, state, Regression(), tr, va, config, cell)
         one = np.asarray(predict_logits(fr.state, x[test_idx]))[..., 0] * std + mean  # [members, n_test]
         multi = recursive_forecast(fr.state, history, HORIZON) * std + mean
         errs = [_errors(one[i], true) for i in range(preset.seeds)]

@@ -83,6 +83,7 @@ def run(argv=None) -> dict:
             obj = GANObjective(loss=loss, r1=r1, sample_metrics=ring_mode_metrics(ring_centers(), RING_STD))
             fr = fit_seeds(gan, obj, {"x": ring["x"]}, ring_eval, seeds=preset.seeds, epochs=preset.epochs,
                            learning_rate=lr, batch_size=preset.batch_size, name=name, progress=not args.no_progress,
+                           checkpoints=args.checkpoints,
                            tx=_tx(lr, cosine, steps), restore_best=False)
             # The "validation" pass of fit() is the evaluation: samples scored every epoch, nothing selected.
             covered = modes_covered(fr.history["val_mode_hits"], MIN_SHARE)  # [seeds, epochs]
@@ -147,6 +148,7 @@ def _digits_gan(preset: Preset, args, out) -> dict:
     steps = preset.digits_epochs * -(-len(train["x"]) // 64)
     fr = fit_seeds(gan, GANObjective(r1=0.1), train, None, seeds=preset.seeds, epochs=preset.digits_epochs,
                    learning_rate=5e-4, batch_size=64, name="digits_gan", progress=not args.no_progress,
+                   checkpoints=args.checkpoints,
                    tx=_tx(5e-4, True, steps))
     flat = lambda a: np.asarray(a).reshape(len(a), -1)
     clf = LogisticRegression(max_iter=2000).fit(flat(splits.train["x"]), splits.train["y"])

@@ -56,7 +56,8 @@ def run(argv=None) -> dict:
             name = f"beta{beta:g}" + ("_annealed" if anneal else "")
             fr = fit_seeds(model, obj, tr, va, seeds=preset.seeds, epochs=preset.epochs,
                            learning_rate=preset.learning_rate, batch_size=preset.batch_size, patience=preset.patience,
-                           name=name, progress=not args.no_progress)
+                           name=name, progress=not args.no_progress,
+                           checkpoints=args.checkpoints)
             trained[name] = fr.state.params
             # Test metrics with β = 1 (the true bound), one posterior sample, fixed key per member.
             state = fr.state

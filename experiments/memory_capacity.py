@@ -17,13 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from experiments.standalone import finish, header, start
+from experiments.standalone import checkpointed_fit, finish, header, start
 from jaxnets.data.synthetic import ADDING_BASELINE_MSE, adding_problem
 from jaxnets.models import count_params
 from jaxnets.models.rnn import CELLS, SequenceModel
 from jaxnets.plots import line_plot
 from jaxnets.report import fmt_stat, markdown_table
-from jaxnets.train import FitConfig, Regression, create_states, fit, make_optimizer, member, predict_logits, summarize
+from jaxnets.train import FitConfig, Regression, create_states, make_optimizer, member, predict_logits, summarize
 
 THRESHOLD = 0.01
 
@@ -48,7 +48,7 @@ class Preset:
         return dataclasses.replace(self, lengths=(5, 20), n_train=256, n_val=128, n_test=256, epochs=4, seeds=2)
 
 
-def train_one(cell: str, length: int, preset: Preset, progress: bool) -> dict:
+def train_one(cell: str, length: int, preset: Preset, progress: bool, checkpoints=None) -> dict:
     """One (cell, T): seeds as one vmapped program; test MSE per seed and timings."""
     # The data depend on T only: every cell sees the same sequences.
     tr, va, te = (adding_problem(n, length, seed=1000 * length + i)
@@ -58,7 +58,7 @@ def train_one(cell: str, length: int, preset: Preset, progress: bool) -> dict:
     state = create_states(model, tx, range(preset.seeds), tr["x"])
     config = FitConfig(epochs=preset.epochs, batch_size=preset.batch_size, patience=preset.patience,
                        progress=progress)
-    fr = fit(state, Regression(), tr, va, config, name=f"{cell} T={length}")
+    fr = checkpointed_fit(checkpoints, state, Regression(), tr, va, config, f"{cell} T={length}")
     pred = np.asarray(predict_logits(fr.state, te["x"]))[..., 0]
     mse = ((pred - te["y"][None]) ** 2).mean(axis=1)
     steps = int(fr.epochs_run.max()) * -(-preset.n_train // preset.batch_size)
@@ -85,7 +85,7 @@ def run(argv=None) -> dict:
     jobs = [(c, t) for t in sorted(preset.lengths, reverse=True) for c in CELLS]  # longest first
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.workers) as pool:
-        done = list(pool.map(lambda j: train_one(*j, preset, not args.no_progress), jobs))
+        done = list(pool.map(lambda j: train_one(*j, preset, not args.no_progress, args.checkpoints), jobs))
     wall = time.perf_counter() - t0
     by = dict(zip(jobs, done))
 

@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import platform
+import re
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jax
 
 from jaxnets import enable_compile_cache, setup_cpu
+from jaxnets.checkpoint import Checkpointer
 from jaxnets.report import write_json
+from jaxnets.train import FitConfig, fit
 
 
 def base_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
@@ -33,7 +38,37 @@ def base_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
     p.add_argument("--no-compile-cache", action="store_true", help="disable the persistent XLA cache")
     p.add_argument("--cache-dir", type=Path, default=None, help="persistent XLA cache folder")
     p.add_argument("--no-progress", action="store_true", help="no progress output")
+    p.add_argument("--checkpoint-every", type=int, default=None, metavar="K",
+                   help="save an Orbax checkpoint of every model each K epochs")
+    p.add_argument("--resume", type=Path, default=None, metavar="DIR",
+                   help="continue the run in DIR from its last complete checkpoints")
     return p
+
+
+def saved_config(name: str, run_dir: Path) -> dict:
+    """config.json of the run in `run_dir` that --resume continues; clear errors for a wrong folder."""
+    path = run_dir / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"--resume {run_dir}: no config.json there (not a run folder?)")
+    cfg = json.loads(path.read_text())
+    if cfg["experiment"] != name:
+        raise ValueError(f"--resume {run_dir} is a run of {cfg['experiment']!r}, not {name!r}")
+    return cfg
+
+
+def checkpoints(args: argparse.Namespace, out: Path) -> Callable[[str, FitConfig], tuple[FitConfig, dict]]:
+    """For one run: (model name, config) -> (config, fit() keyword arguments) that checkpoint that
+    model under out/checkpoints/<name> every --checkpoint-every epochs and, under --resume, continue
+    it from its latest complete checkpoint. Without --checkpoint-every: unchanged, no arguments."""
+    def for_model(model: str, config: FitConfig) -> tuple[FitConfig, dict]:
+        if not args.checkpoint_every:
+            return config, {}
+        folder = re.sub(r"[^A-Za-z0-9_.-]+", "_", model)
+        ck = Checkpointer(out / "checkpoints" / folder, meta={"model": model})
+        resume = args.resume is not None and ck.latest_epoch() is not None
+        return dataclasses.replace(config, checkpoint_every=args.checkpoint_every), {"checkpointer": ck,
+                                                                                     "resume": resume}
+    return for_model
 
 
 def parse_checked(p: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
@@ -46,10 +81,23 @@ def parse_checked(p: argparse.ArgumentParser, argv: Sequence[str] | None) -> arg
     return args
 
 
+def checkpointed_fit(checkpoints, state, objective, train: dict, val: dict | None, config: FitConfig, name: str):
+    """fit() with the run's checkpointing: `checkpoints` is a run's `args.checkpoints` (None: none)."""
+    config, kw = checkpoints(name, config) if checkpoints is not None else (config, {})
+    return fit(state, objective, train, val, config, name=name, **kw)
+
+
 def start(name: str, preset, argv: Sequence[str] | None, doc: str | None = None):
-    """-> (args, preset after --quick/--seeds/--epochs, output folder). Splits the CPU into devices and turns on
-    the compile cache."""
-    args = parse_checked(base_parser(name, doc), argv)
+    """-> (args, preset after --quick/--seeds/--epochs, output folder). Splits the CPU into devices,
+    turns on the compile cache and writes config.json. Under --resume DIR the run's own options come
+    back from DIR/config.json. `args.checkpoints(model, config)` gives each fit its checkpointing
+    (see `checkpoints`)."""
+    parser = base_parser(name, doc)
+    args = parse_checked(parser, argv)
+    if args.resume is not None:  # the interrupted run's options, in its folder
+        resume, no_progress = args.resume, args.no_progress
+        args = parse_checked(parser, saved_config(name, resume)["argv"])
+        args.resume, args.out, args.no_progress = resume, resume, no_progress
     setup_cpu(args.devices)
     if args.quick:
         preset = preset.quick()
@@ -61,6 +109,12 @@ def start(name: str, preset, argv: Sequence[str] | None, doc: str | None = None)
         enable_compile_cache(args.cache_dir)
     out = args.out or Path("runs") / name / time.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
+    if args.resume is None:
+        given = list(sys.argv[1:] if argv is None else argv)
+        write_json(out / "config.json", {"experiment": name, "argv": given, "preset_config": dataclasses.asdict(preset),
+                                         "checkpoint_every": args.checkpoint_every,
+                                         "command": " ".join(["python", "-m", f"experiments.{name}", *given])})
+    args.checkpoints = checkpoints(args, out)
     return args, preset, out
 
 

@@ -15,13 +15,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.standalone import finish, header, start
+from experiments.standalone import checkpointed_fit, finish, header, start
 from jaxnets.data.text import CharVocab, char_sequences, load_python_docs
 from jaxnets.models import count_params
 from jaxnets.models.rnn import CELLS, SequenceModel
 from jaxnets.plots import learning_curves
 from jaxnets.report import fmt_stat, markdown_table
-from jaxnets.train import FitConfig, TokenClassification, create_states, fit, make_optimizer, member, summarize
+from jaxnets.train import FitConfig, TokenClassification, create_states, make_optimizer, member, summarize
 
 PROMPT = "The weather today is"
 TEMPERATURES = (0.5, 1.0)
@@ -74,7 +74,7 @@ def run(argv=None) -> dict:
         tx = make_optimizer("adam", preset.learning_rate, clip_norm=1.0)
         state = create_states(model, tx, range(preset.seeds), train["x"])
         config = FitConfig(epochs=preset.epochs, batch_size=preset.batch_size, progress=not args.no_progress)
-        fr = fit(state, TokenClassification(vocab.size), train, val, config, name=cell)
+        fr = checkpointed_fit(args.checkpoints, state, TokenClassification(vocab.size), train, val, config, cell)
         best_val = np.nanmin(fr.history["val_loss"], axis=1)  # nats per character, per seed
         one = member(fr.state, 0)
         samples = {str(t): sample(one, vocab, PROMPT, preset.sample_chars, t, jax.random.PRNGKey(1))

@@ -10,9 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 import jax
 import numpy as np
 
+from experiments.standalone import checkpointed_fit
 from jaxnets.data import load_digit_images, prepare
 from jaxnets.data.split import Splits
-from jaxnets.train import FitConfig, FitResult, create_states, fit, make_optimizer
+from jaxnets.train import FitConfig, FitResult, create_states, make_optimizer
 
 
 def digit_splits(seed: int = 0) -> Splits:
@@ -23,15 +24,15 @@ def digit_splits(seed: int = 0) -> Splits:
 
 def fit_seeds(model, objective, train: dict, val: dict | None, *, seeds: int, epochs: int, learning_rate: float,
               batch_size: int, patience: int | None = None, name: str = "fit", progress: bool = True,
-              tx=None, restore_best: bool = True) -> FitResult:
+              tx=None, restore_best: bool = True, checkpoints=None) -> FitResult:
     """All seeds of one configuration as one compiled, vmapped program (Adam unless `tx` is given).
     With val data the best-validation-loss parameters are restored unless restore_best=False (a GAN's
-    loss says nothing about sample quality)."""
+    loss says nothing about sample quality). checkpoints: the run's `args.checkpoints` (standalone.start)."""
     tx = tx if tx is not None else make_optimizer("adam", learning_rate)
     state = create_states(model, tx, range(seeds), train["x"])
     config = FitConfig(epochs=epochs, batch_size=batch_size, patience=patience, progress=progress,
                        restore_best=restore_best and val is not None)
-    return fit(state, objective, train, val, config, name=name)
+    return checkpointed_fit(checkpoints, state, objective, train, val, config, name)
 
 
 @functools.cache

@@ -17,12 +17,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.memory_capacity import Preset as MemoryPreset
-from experiments.standalone import finish, header, start
+from experiments.standalone import checkpointed_fit, finish, header, start
 from jaxnets.data.synthetic import adding_problem
 from jaxnets.models.rnn import CELLS, SequenceModel, hidden_gradient_norms
 from jaxnets.plots import line_plot
 from jaxnets.report import markdown_table
-from jaxnets.train import FitConfig, Regression, create_states, fit, make_optimizer, predict_logits, summarize
+from jaxnets.train import FitConfig, Regression, create_states, make_optimizer, predict_logits, summarize
 
 LENGTH = 50
 GRAD_EXAMPLES = 256
@@ -34,7 +34,7 @@ def gradient_norms(model, params, x, y) -> np.ndarray:
     return np.asarray(fn(params))
 
 
-def study(cell: str, preset: MemoryPreset, progress: bool) -> dict:
+def study(cell: str, preset: MemoryPreset, progress: bool, checkpoints=None) -> dict:
     tr, va, te = (adding_problem(n, LENGTH, seed=7000 + i)
                   for i, n in enumerate((preset.n_train, preset.n_val, preset.n_test)))
     model = SequenceModel(cell, hidden=preset.hidden)
@@ -43,7 +43,7 @@ def study(cell: str, preset: MemoryPreset, progress: bool) -> dict:
     x, y = jnp.asarray(tr["x"][:GRAD_EXAMPLES]), jnp.asarray(tr["y"][:GRAD_EXAMPLES])
     at_init = gradient_norms(model, state.params, x, y)
     config = FitConfig(epochs=preset.epochs, batch_size=preset.batch_size, patience=preset.patience, progress=progress)
-    fr = fit(state, Regression(), tr, va, config, name=cell)
+    fr = checkpointed_fit(checkpoints, state, Regression(), tr, va, config, cell)
     trained = gradient_norms(model, fr.state.params, x, y)
     pred = np.asarray(predict_logits(fr.state, te["x"]))[..., 0]
     return {
@@ -57,7 +57,7 @@ def run(argv=None) -> dict:
     args, preset, out = start("vanishing_gradients", MemoryPreset(), argv, __doc__)
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.workers) as pool:
-        done = dict(zip(CELLS, pool.map(lambda c: study(c, preset, not args.no_progress), CELLS)))
+        done = dict(zip(CELLS, pool.map(lambda c: study(c, preset, not args.no_progress, args.checkpoints), CELLS)))
     wall = time.perf_counter() - t0
 
     models, series, rows = {}, {}, []

@@ -38,9 +38,16 @@ def fmt_stat(s: dict | None, digits: int = 4) -> str:
 
 
 def markdown_table(headers: list[str], rows: list[list]) -> str:
+    """Rows of cells; floats are rounded (4 significant digits, whole numbers from 1,000 up)."""
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    out += ["| " + " | ".join(_cell(c) for c in r) + " |" for r in rows]
     return "\n".join(out) + "\n"
+
+
+def _cell(c) -> str:
+    if isinstance(c, (float, np.floating)) and np.isfinite(c):
+        return f"{c:,.0f}" if abs(c) >= 1000 else f"{c:.4g}"
+    return str(c)
 
 
 def models_table(results: dict) -> str:
