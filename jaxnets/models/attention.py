@@ -95,6 +95,53 @@ def fused_attention(q: Array, k: Array, v: Array, mask: Array | None = None,
     return jax.nn.dot_product_attention(q, k, v, mask=mask, implementation=implementation)
 
 
+def chunked_attention(q: Array, k: Array, v: Array, key_lengths: Array | None = None, *, causal: bool = False,
+                      chunk: int = 128) -> Array:
+    """The same outputs in memory linear in the length: queries in blocks of `chunk`, each reading
+    the keys block by block with an online softmax (a running maximum and normaliser, Rabe & Staats
+    2021; Dao et al. 2022), every query block rematerialised in the backward pass. Pure JAX.
+    key_lengths [batch]: keys at or after a row's length are masked; causal: query i sees keys <= i.
+    Lengths must be multiples of `chunk` (pad first)."""
+    _check_qkv(q, k, v)
+    (b, t, h, d), s = q.shape, k.shape[1]
+    if t % chunk or s % chunk:
+        raise ValueError(f"chunked_attention: q_len {t} and kv_len {s} must be multiples of chunk={chunk}")
+    scale = 1.0 / math.sqrt(d)
+    kb = k.reshape(b, s // chunk, chunk, h, d).swapaxes(0, 1)  # [key blocks, batch, chunk, heads, d]
+    vb = v.reshape(b, s // chunk, chunk, h, d).swapaxes(0, 1)
+    lengths = jnp.full((b,), s) if key_lengths is None else jnp.asarray(key_lengths)
+
+    @jax.checkpoint
+    def query_block(qi, i):  # qi [batch, chunk, heads, d] at positions i*chunk ...
+        q_pos = i * chunk + jnp.arange(chunk)
+
+        def key_block(carry, blk):
+            out, m, l = carry  # [b, c, h, d], [b, h, c], [b, h, c]
+            kj, vj, j = blk
+            k_pos = j * chunk + jnp.arange(chunk)
+            scores = jnp.einsum("bqhd,bkhd->bhqk", qi, kj).astype(jnp.float32) * scale
+            visible = k_pos[None, None, None, :] < lengths[:, None, None, None]
+            if causal:
+                visible = visible & (k_pos[None, None, None, :] <= q_pos[None, None, :, None])
+            scores = jnp.where(visible, scores, -jnp.inf)
+            m_new = jnp.maximum(m, scores.max(-1))
+            safe = jnp.where(jnp.isfinite(m_new), m_new, 0.0)  # rows with nothing visible yet
+            p = jnp.exp(scores - safe[..., None])
+            correction = jnp.exp(jnp.where(jnp.isfinite(m), m - safe, -jnp.inf))
+            l = l * correction + p.sum(-1)
+            out = out * correction.swapaxes(1, 2)[..., None] + jnp.einsum("bhqk,bkhd->bqhd", p, vj)
+            return (out, m_new, l), None
+
+        init = (jnp.zeros((b, chunk, h, d), jnp.float32), jnp.full((b, h, chunk), -jnp.inf),
+                jnp.zeros((b, h, chunk)))
+        (out, _, l), _ = jax.lax.scan(key_block, init, (kb, vb, jnp.arange(s // chunk)))
+        return (out / jnp.maximum(l, 1e-30).swapaxes(1, 2)[..., None]).astype(q.dtype)
+
+    qb = q.reshape(b, t // chunk, chunk, h, d).swapaxes(0, 1)
+    out = jax.lax.map(lambda a: query_block(*a), (qb, jnp.arange(t // chunk)))
+    return out.swapaxes(0, 1).reshape(b, t, h, d)
+
+
 # --- positions ---------------------------------------------------------------------------------------
 
 def sinusoidal_positions(length: int, dim: int, base: float = 10000.0) -> Array:
