@@ -78,7 +78,7 @@ def _save(fig: Figure, path: str | Path) -> Path:
 
 
 def line_plot(x, series: dict[str, np.ndarray], path: str | Path, *, xlabel: str, ylabel: str,
-              title: str = "", logy: bool = False) -> Path:
+              title: str = "", logy: bool = False, logx: bool = False) -> Path:
     """series: name -> values [seeds, len(x)]; lines are the mean, bands the min–max over seeds."""
     fig, ax = _subplots(figsize=(6, 3.8))
     for name, v in series.items():
@@ -89,6 +89,8 @@ def line_plot(x, series: dict[str, np.ndarray], path: str | Path, *, xlabel: str
     ax.set_ylabel(ylabel)
     if logy:
         ax.set_yscale("log")
+    if logx:
+        ax.set_xscale("log", base=2)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

@@ -116,7 +116,7 @@ def chunked_attention(q: Array, k: Array, v: Array, key_lengths: Array | None = 
         q_pos = i * chunk + jnp.arange(chunk)
 
         def key_block(carry, blk):
-            out, m, l = carry  # [b, c, h, d], [b, h, c], [b, h, c]
+            out, m, norm = carry  # [b, c, h, d], running max [b, h, c], normaliser [b, h, c]
             kj, vj, j = blk
             k_pos = j * chunk + jnp.arange(chunk)
             scores = jnp.einsum("bqhd,bkhd->bhqk", qi, kj).astype(jnp.float32) * scale
@@ -128,14 +128,14 @@ def chunked_attention(q: Array, k: Array, v: Array, key_lengths: Array | None = 
             safe = jnp.where(jnp.isfinite(m_new), m_new, 0.0)  # rows with nothing visible yet
             p = jnp.exp(scores - safe[..., None])
             correction = jnp.exp(jnp.where(jnp.isfinite(m), m - safe, -jnp.inf))
-            l = l * correction + p.sum(-1)
+            norm = norm * correction + p.sum(-1)
             out = out * correction.swapaxes(1, 2)[..., None] + jnp.einsum("bhqk,bkhd->bqhd", p, vj)
-            return (out, m_new, l), None
+            return (out, m_new, norm), None
 
         init = (jnp.zeros((b, chunk, h, d), jnp.float32), jnp.full((b, h, chunk), -jnp.inf),
                 jnp.zeros((b, h, chunk)))
-        (out, _, l), _ = jax.lax.scan(key_block, init, (kb, vb, jnp.arange(s // chunk)))
-        return (out / jnp.maximum(l, 1e-30).swapaxes(1, 2)[..., None]).astype(q.dtype)
+        (out, _, norm), _ = jax.lax.scan(key_block, init, (kb, vb, jnp.arange(s // chunk)))
+        return (out / jnp.maximum(norm, 1e-30).swapaxes(1, 2)[..., None]).astype(q.dtype)
 
     qb = q.reshape(b, t // chunk, chunk, h, d).swapaxes(0, 1)
     out = jax.lax.map(lambda a: query_block(*a), (qb, jnp.arange(t // chunk)))
