@@ -15,6 +15,8 @@ EXPERIMENTS = {
     "vanishing_gradients": "norm of dloss/dh_t against t for RNN/LSTM/GRU, at init and after training",
     "forecasting": "yearly sunspots (statsmodels): RNN/LSTM/GRU vs naive and seasonal-naive, 1- and 11-step",
     "text_generation": "character LM on CPython's doc topics: RNN/LSTM/GRU bits per char, samples",
+    "long_range": "adding problem at T = 5..200: Transformer vs LSTM vs GRU (memory_capacity's protocol)",
+    "attention_cost": "time and memory of a training step vs length: attention vs chunked attention vs LSTM",
     "compression": "digits to latent 2..32: autoencoder vs linear autoencoder vs PCA reconstruction error",
     "ae_variants": "vanilla / sparse (L1, KL) / contractive / denoising AEs: sparsity, sensitivity, probe accuracy",
     "denoising": "Gaussian / masking noise on digits: denoising AEs (MLP, conv) vs plain AE, PSNR / SSIM",

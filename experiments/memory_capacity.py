@@ -12,7 +12,9 @@ training time per time step (the seed's "processing speed" stars).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -48,17 +50,16 @@ class Preset:
         return dataclasses.replace(self, lengths=(5, 20), n_train=256, n_val=128, n_test=256, epochs=4, seeds=2)
 
 
-def train_one(cell: str, length: int, preset: Preset, progress: bool, checkpoints=None) -> dict:
-    """One (cell, T): seeds as one vmapped program; test MSE per seed and timings."""
-    # The data depend on T only: every cell sees the same sequences.
+def train_one(name: str, model, length: int, preset: Preset, progress: bool, checkpoints=None) -> dict:
+    """One (model, T): seeds as one vmapped program; test MSE per seed and timings."""
+    # The data depend on T only: every model sees the same sequences.
     tr, va, te = (adding_problem(n, length, seed=1000 * length + i)
                   for i, n in enumerate((preset.n_train, preset.n_val, preset.n_test)))
-    model = SequenceModel(cell, hidden=preset.hidden)
     tx = make_optimizer("adam", preset.learning_rate, clip_norm=preset.clip_norm)
     state = create_states(model, tx, range(preset.seeds), tr["x"])
     config = FitConfig(epochs=preset.epochs, batch_size=preset.batch_size, patience=preset.patience,
                        progress=progress)
-    fr = checkpointed_fit(checkpoints, state, Regression(), tr, va, config, f"{cell} T={length}")
+    fr = checkpointed_fit(checkpoints, state, Regression(), tr, va, config, f"{name} T={length}")
     pred = np.asarray(predict_logits(fr.state, te["x"]))[..., 0]
     mse = ((pred - te["y"][None]) ** 2).mean(axis=1)
     steps = int(fr.epochs_run.max()) * -(-preset.n_train // preset.batch_size)
@@ -79,18 +80,18 @@ def longest_solved(per_length: dict) -> int:
     return max(solved, default=0)
 
 
-def run(argv=None) -> dict:
-    args, preset, out = start("memory_capacity", Preset(), argv, __doc__)
-
-    jobs = [(c, t) for t in sorted(preset.lengths, reverse=True) for c in CELLS]  # longest first
+def compare(experiment: str, builders: dict[str, Callable[[Preset], object]], args, preset: Preset, out) -> dict:
+    """Every model (name -> builder(preset) -> linen module) at every length; results, table, plot."""
+    jobs = [(n, t) for t in sorted(preset.lengths, reverse=True) for n in builders]  # longest first
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.workers) as pool:
-        done = list(pool.map(lambda j: train_one(*j, preset, not args.no_progress, args.checkpoints), jobs))
+        done = list(pool.map(lambda j: train_one(j[0], builders[j[0]](preset), j[1], preset, not args.no_progress,
+                                                 args.checkpoints), jobs))
     wall = time.perf_counter() - t0
     by = dict(zip(jobs, done))
 
     models = {}
-    for c in CELLS:
+    for c in builders:
         per_length = {str(t): by[(c, t)]["test_mse"] for t in preset.lengths}
         models[c] = {
             "metric": "test_mse",
@@ -102,7 +103,7 @@ def run(argv=None) -> dict:
             "compile_seconds": sum(by[(c, t)]["compile_seconds"] for t in preset.lengths),
             "train_seconds": sum(by[(c, t)]["train_seconds"] for t in preset.lengths),
         }
-    results = {**header("memory_capacity", args, preset), "threshold_test_mse": THRESHOLD,
+    results = {**header(experiment, args, preset), "threshold_test_mse": THRESHOLD,
                "baseline_mse_predict_mean": ADDING_BASELINE_MSE, "models": models, "training_wall_seconds": wall}
     series = {c: np.array([m["per_length"][str(t)]["per_seed"] for t in preset.lengths]).T for c, m in models.items()}
     line_plot(list(preset.lengths), series, out / "mse_vs_length.png", xlabel="sequence length T",
@@ -111,11 +112,20 @@ def run(argv=None) -> dict:
     rows = [[c, f"{m['parameters']:,}", m["longest_solved_length"],
              *(fmt_stat(m["per_length"][str(t)]) for t in preset.lengths),
              f"{m['train_us_per_time_step'][str(max(preset.lengths))]:.0f}"] for c, m in models.items()]
-    table = (f"**memory_capacity** · {preset.seeds} seeds · hidden {preset.hidden} · solved: mean test MSE ≤ "
+    table = (f"**{experiment}** · {preset.seeds} seeds · hidden {preset.hidden} · solved: mean test MSE ≤ "
              f"{THRESHOLD} (predicting the mean: {ADDING_BASELINE_MSE:.3f}) · wall {wall:.0f} s\n\n"
-             + markdown_table(["cell", "parameters", "longest solved T", *(f"T={t}" for t in preset.lengths),
+             + markdown_table(["model", "parameters", "longest solved T", *(f"T={t}" for t in preset.lengths),
                                f"train µs/step (T={max(preset.lengths)})"], rows))
     return finish(out, results, table)
+
+
+def run(argv=None) -> dict:
+    args, preset, out = start("memory_capacity", Preset(), argv, __doc__)
+    return compare("memory_capacity", {c: functools.partial(_cell, c) for c in CELLS}, args, preset, out)
+
+
+def _cell(cell: str, preset: Preset) -> SequenceModel:
+    return SequenceModel(cell, hidden=preset.hidden)
 
 
 if __name__ == "__main__":
