@@ -24,3 +24,16 @@ def test_long_range_quick(tmp_path):
         assert isinstance(m["longest_solved_length"], int) and set(m["per_length"]) == {"5", "20"}
         assert len(m["per_length"]["20"]["per_seed"]) == 2 and m["parameters"] > 0
     assert (tmp_path / "mse_vs_length.png").stat().st_size > 0
+
+
+def test_char_transformer_quick(tmp_path):
+    from experiments import char_transformer
+
+    r = char_transformer.run([*COMMON, "--out", str(tmp_path)])
+    assert set(r["models"]) == {"transformer", "gru"}
+    for m in r["models"].values():
+        assert m["epochs"] >= 1 and len(m["test_bits_per_char"]["per_seed"]) == 2
+        assert 0 < m["test_bits_per_char"]["mean"] < r["uniform_bits_per_char"] + 1
+        assert all(s.startswith(char_transformer.PROMPT) for s in m["samples_seed0"].values())
+    assert "equal training budget" in r["verdict"]
+    assert (tmp_path / "learning_curves.png").stat().st_size > 0
