@@ -157,3 +157,24 @@ def scatter_classes(points, labels, path: str | Path, *, title: str = "", xlabel
     ax.legend(fontsize=7, markerscale=2, ncol=2, loc="best")
     ax.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def heatmaps(maps: dict[str, np.ndarray], path: str | Path, *, xlabels=None, ylabels=None, title: str = "",
+             xlabel: str = "key", ylabel: str = "query") -> Path:
+    """One panel per entry: name -> matrix [rows, cols] (e.g. attention weights, rows summing to 1)."""
+    fig, axes = _subplots(1, len(maps), figsize=(3.4 * len(maps) + 0.6, 3.4), squeeze=False)
+    for ax, (name, m) in zip(axes[0], maps.items()):
+        m = np.asarray(m, dtype=float)
+        im = ax.imshow(m, cmap="viridis", vmin=0.0, vmax=max(float(m.max()), 1e-9))
+        if xlabels is not None:
+            ax.set_xticks(range(m.shape[1]), xlabels, rotation=60, fontsize=7)
+        if ylabels is not None:
+            ax.set_yticks(range(m.shape[0]), ylabels, fontsize=7)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(name, fontsize=9)
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+

@@ -1,4 +1,6 @@
 """--quick runs of the attention experiments: schema, the quantities each claims, files on disk."""
+import numpy as np
+
 from experiments import attention_cost, long_range
 
 COMMON = ["--quick", "--no-progress", "--no-compile-cache"]
@@ -37,3 +39,17 @@ def test_char_transformer_quick(tmp_path):
         assert all(s.startswith(char_transformer.PROMPT) for s in m["samples_seed0"].values())
     assert "equal training budget" in r["verdict"]
     assert (tmp_path / "learning_curves.png").stat().st_size > 0
+
+
+def test_attention_maps_quick(tmp_path):
+    from experiments import attention_maps
+
+    data = attention_maps.match_task(50, 8, 12, seed=0)
+    assert (data["x"][np.arange(50), data["y"]] == data["x"][:, -1]).all()  # the query occurred there
+    assert all(len(set(row[:-1])) == 7 for row in data["x"])  # and only there
+    r = attention_maps.run([*COMMON, "--out", str(tmp_path)])
+    m, a = r["models"]["match"], r["models"]["agreement"]
+    assert len(m["weight_on_match_per_head"]) == 2 and 0 <= m["weight_on_match_best_head"]["mean"] <= 1
+    assert 0 <= a["sat_on_cat_best_head"]["mean"] <= 1 and a["uniform_weight"] == 1 / 6
+    for f in ("match_attention.png", "cat_sat_on_the_mat.png", "results.md"):
+        assert (tmp_path / f).stat().st_size > 0

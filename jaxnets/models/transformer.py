@@ -160,8 +160,8 @@ def _padding(x: Array, pad_id: int | None) -> Array | None:
 
 
 class TransformerClassifier(nn.Module):
-    """Encoder-only: tokens or float sequences -> logits [batch, outputs], from the mean of the
-    top layer over the non-padding positions."""
+    """Encoder-only: tokens or float sequences -> logits [batch, outputs], from the top layer's mean
+    over the non-padding positions (pool="mean") or its last position (pool="last")."""
 
     outputs: int
     vocab_size: int | None = None
@@ -174,9 +174,12 @@ class TransformerClassifier(nn.Module):
     norm: str = "pre"
     dropout_rate: float = 0.0
     pad_id: int | None = 0
+    pool: str = "mean"
 
     def __post_init__(self):
         _check(type(self).__name__, self.d_model, self.num_heads, self.positions, self.norm)
+        if self.pool not in ("mean", "last"):
+            raise ValueError(f"TransformerClassifier: pool must be 'mean' or 'last', got {self.pool!r}")
         super().__post_init__()
 
     def setup(self):
@@ -195,6 +198,8 @@ class TransformerClassifier(nn.Module):
             weights.append(w)
         if self.final_norm is not None:
             h = self.final_norm(h)
+        if self.pool == "last":
+            return self.head(h[:, -1]), weights
         keep = jnp.ones(h.shape[:2], h.dtype) if mask is None else mask[:, 0, 0, :].astype(h.dtype)
         pooled = (h * keep[..., None]).sum(1) / jnp.maximum(keep.sum(1, keepdims=True), 1.0)
         return self.head(pooled), weights
