@@ -16,6 +16,7 @@ EXPERIMENTS = {
     "forecasting": "yearly sunspots (statsmodels): RNN/LSTM/GRU vs naive and seasonal-naive, 1- and 11-step",
     "text_generation": "character LM on CPython's doc topics: RNN/LSTM/GRU bits per char, samples",
     "attention_maps": "what attention attends to: matching-token retrieval and subject-verb agreement heatmaps",
+    "seq2seq_translation": "digit strings to words / reversed: Transformer vs LSTM encoder-decoder by length",
     "char_transformer": "character Transformer vs RNN/LSTM/GRU at an equal training-time budget: test bits/char",
     "long_range": "adding problem at T = 5..200: Transformer vs LSTM vs GRU (memory_capacity's protocol)",
     "attention_cost": "time and memory of a training step vs length: attention vs chunked attention vs LSTM",

@@ -53,3 +53,19 @@ def test_attention_maps_quick(tmp_path):
     assert 0 <= a["sat_on_cat_best_head"]["mean"] <= 1 and a["uniform_weight"] == 1 / 6
     for f in ("match_attention.png", "cat_sat_on_the_mat.png", "results.md"):
         assert (tmp_path / f).stat().st_size > 0
+
+
+def test_seq2seq_translation_data_and_quick_run(tmp_path):
+    from experiments import seq2seq_translation as s2s
+
+    d = s2s.make_data("words", 20, 4, seed=0)
+    for x, y in zip(d["x"], d["y"]):
+        digits = "".join(s2s.CHARS[i] for i in x[:4] if i != s2s.PAD)
+        words = "".join(s2s.CHARS[i] for i in y[:int(np.argmax(y == s2s.EOS))])
+        assert words == " ".join(s2s.DIGIT_WORDS[int(c)] for c in digits)
+        np.testing.assert_array_equal(x[4:], np.concatenate([[s2s.BOS], y[:-1]]))  # teacher forcing
+    r = s2s.run([*COMMON, "--out", str(tmp_path)])  # the reverse task only, up to 3 digits
+    assert set(r["tasks"]) == {"reverse"} and set(r["tasks"]["reverse"]) == {"transformer", "lstm"}
+    for m in r["tasks"]["reverse"].values():
+        assert set(m["exact_match_by_length"]) == {"1", "2", "3"} and 0 <= m["exact_match_all"]["mean"] <= 1
+    assert (tmp_path / "alignment_reverse.png").stat().st_size > 0

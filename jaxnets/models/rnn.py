@@ -269,6 +269,36 @@ class SequenceModel(nn.Module):
         return head(summary)
 
 
+class Seq2SeqRNN(nn.Module):
+    """Encoder-decoder without attention (Sutskever et al. 2014): the encoder's final state is the
+    decoder's initial state, the only path from the source to the target. x = [source ids ‖ decoder
+    input ids] along time ([batch, src_len + tgt_len]; 0 pads the source at its end) -> logits
+    [batch, tgt_len, vocab_size]; the decoder input is the target shifted right behind a start token."""
+
+    vocab_size: int
+    src_len: int
+    cell: str = "lstm"
+    hidden: int = 64
+    embed: int = 32
+
+    def __post_init__(self):
+        if self.cell not in CELLS:
+            raise ValueError(f"unknown cell {self.cell!r}; valid names: {', '.join(CELLS)}")
+        _check_hidden("Seq2SeqRNN", self.hidden)
+        super().__post_init__()
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        if x.ndim != 2 or x.shape[1] <= self.src_len:
+            raise ValueError(f"Seq2SeqRNN expects [batch, src_len={self.src_len} + tgt_len] ids, got {x.shape}")
+        src, tgt = x[:, :self.src_len], x[:, self.src_len:]
+        embed = nn.Embed(self.vocab_size, self.embed, name="embedding")
+        lengths = jnp.maximum((src != 0).sum(1), 1)
+        _, state = Recurrent(make_cell(self.cell, self.hidden, name="encoder"))(embed(src), lengths)
+        ys, _ = Recurrent(make_cell(self.cell, self.hidden, name="decoder"))(embed(tgt), None, initial_carry=state)
+        return nn.Dense(self.vocab_size, name="output")(ys)
+
+
 def hidden_gradient_norms(model: SequenceModel, params, x: jax.Array, y: jax.Array, loss=None) -> jax.Array:
     """‖∂loss/∂h_t‖ for t = 1..T: how strongly the loss at the end still depends on the hidden state
     at step t (the seed's "telephone game"). x: [batch, T, features], y: targets -> [T].

@@ -352,14 +352,16 @@ class Seq2SeqTransformer(nn.Module):
         return self._forward(x, False, True)[1]
 
 
-def greedy_decode(model: Seq2SeqTransformer, params, src, steps: int, bos_id: int) -> Array:
-    """The most likely target of `src` [batch, src_len], one token at a time (each step reruns the
-    decoder on the prefix: short targets). -> [batch, steps]."""
+def greedy_decode(model: nn.Module, params, src, steps: int, bos_id: int) -> Array:
+    """The most likely target of `src` [batch, src_len], one token at a time, for any model whose
+    input is [source ‖ decoder input] (`Seq2SeqTransformer`, `rnn.Seq2SeqRNN`); each step reruns the
+    decoder on the prefix (short targets). -> [batch, steps]."""
     src = jnp.asarray(src)
     if src.ndim != 2 or src.shape[1] != model.src_len:
         raise ValueError(f"greedy_decode: src must be [batch, {model.src_len}], got shape {src.shape}")
-    if steps < 1 or steps > model.max_len:
-        raise ValueError(f"greedy_decode: steps must be in [1, {model.max_len}], got {steps}")
+    limit = getattr(model, "max_len", None)
+    if steps < 1 or (limit is not None and steps > limit):
+        raise ValueError(f"greedy_decode: steps must be in [1, {limit}], got {steps}")
     return _greedy(model, params, src, steps, bos_id)
 
 
