@@ -173,6 +173,8 @@ def test_cached_decoding_equals_the_full_causal_pass():
             outs.append(r.output)
         assert int(cache.length) == 7
         np.testing.assert_allclose(jnp.concatenate(outs, axis=1), full, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="7 cached \\+ 4 new positions exceed the cache's 10"):
+        model.apply({"params": params}, x[:, :4], mask=causal_mask(4, 10, offset=7), cache=cache)
 
 
 def test_bad_inputs_are_clear_errors():

@@ -249,6 +249,10 @@ class MultiHeadAttention(nn.Module):
         if cache is not None:
             if cache.key.shape[2:] != k.shape[2:] or cache.key.shape[0] != k.shape[0]:
                 raise ValueError(f"MultiHeadAttention: cache of shape {cache.key.shape} does not fit keys {k.shape}")
+            # Outside jit the fill level is known: writing past the end would silently clamp.
+            if not isinstance(start, jax.core.Tracer) and int(start) + k.shape[1] > cache.key.shape[1]:
+                raise ValueError(f"MultiHeadAttention: {int(start)} cached + {k.shape[1]} new positions exceed the "
+                                 f"cache's {cache.key.shape[1]}")
             key = jax.lax.dynamic_update_slice_in_dim(cache.key, k.astype(cache.key.dtype), start, axis=1)
             value = jax.lax.dynamic_update_slice_in_dim(cache.value, v.astype(cache.value.dtype), start, axis=1)
             cache = KVCache(key, value, start + k.shape[1])
