@@ -144,3 +144,28 @@ def test_training_memory_does_not_grow_with_the_dataset():
     """Batches are gathered inside each step: 16x the examples adds only the epoch's indices."""
     small, big = _temp_bytes(1024), _temp_bytes(16384)
     assert big <= 1.10 * small, (small, big)
+
+
+HANG_CASE = r"""
+import jaxnets; jaxnets.setup_cpu(2)
+import jax, numpy as np
+from jaxnets.models.rnn import SequenceModel
+from jaxnets.train import FitConfig, TokenClassification, create_states, fit, make_optimizer
+r = np.random.default_rng(0)
+x, y = (r.integers(0, 94, size=(120, 100)).astype(np.int32) for _ in range(2))
+model = SequenceModel("rnn", hidden=64, outputs=94, vocab_size=94, embed=32, many_to_many=True)
+state = create_states(model, make_optimizer("adam", 1e-2), range(3), x)
+result = fit(state, TokenClassification(94), {"x": x, "y": y}, None, FitConfig(epochs=1, batch_size=64, progress=False))
+print("trained", result.state.num_members)
+"""
+
+
+def test_three_members_of_an_embedding_rnn_on_two_devices_do_not_hang():
+    """An initialiser run replicated over a 2-device CPU mesh deadlocked inside XLA for this model
+    (3 seeds, so the member axis is uneven); it now initialises on one device and copies."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in __import__("os").environ.items() if k != "XLA_FLAGS"}
+    out = subprocess.run([sys.executable, "-c", HANG_CASE], capture_output=True, text=True, timeout=90, env=env)
+    assert out.returncode == 0 and "trained 3" in out.stdout, out.stderr[-2000:]

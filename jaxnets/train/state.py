@@ -111,9 +111,13 @@ def create_states(model: nn.Module, tx: optax.GradientTransformation, seeds: Seq
     mesh: default `distributed.default_mesh(N)`."""
     seeds = _seed_keys(seeds)
     mesh = mesh if mesh is not None else distributed.default_mesh(len(seeds))
-    even = len(seeds) % mesh.shape[distributed.MEMBERS] == 0
-    sharding = distributed.member_sharding(mesh) if even else distributed.replicated(mesh)
-    return _initialise(model, tx, prng_keys(seeds), sample_x, mesh, sharding)
+    if len(seeds) % mesh.shape[distributed.MEMBERS] == 0:
+        return _initialise(model, tx, prng_keys(seeds), sample_x, mesh, distributed.member_sharding(mesh))
+    # Uneven: initialise on one device, then copy to every device. The same initialiser run
+    # replicated over a 2-device CPU mesh deadlocked in XLA for an embedding RNN (3 seeds).
+    one = distributed.make_mesh(1, 1, devices=[mesh.devices.flat[0]])
+    state = _initialise(model, tx, prng_keys(seeds), sample_x, one, distributed.replicated(one))
+    return jax.device_put(state, distributed.replicated(mesh))
 
 
 def create_state(model: nn.Module, tx: optax.GradientTransformation, rng: jax.Array, sample_x,
