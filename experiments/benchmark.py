@@ -9,7 +9,8 @@ a lean NumPy loop that skips the text's extra validation pass and sklearn calls 
   * N = 8 seeds: one program per model with the member axis on 1 device and on 2 devices, vs N
     sequential runs sharing one compile vs N cold runs;
   * the training program's temporary memory for 1k vs 16k examples (it must not grow with the data);
-  * achieved GFLOP/s of the Wide model vs this machine's measured float32 matmul peak.
+  * achieved GFLOP/s of the Wide model vs this machine's measured float32 matmul peak;
+  * the sequence rows of `experiments.bench_sequences` (char_transformer's model, jaxnets vs PyTorch).
 The headline figures also go into results.json's `ratios` object (name -> number).
 
     python -m experiments.benchmark [--out DIR] [--quick]
@@ -31,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.architecture_comparison import ARCHITECTURES, PRESETS
+from experiments import bench_sequences
 from experiments.baselines import numpy_seed, torch_seed
 from jaxnets import distributed, setup_cpu
 from jaxnets.data import load_embedded, prepare
@@ -185,6 +187,9 @@ def main(argv=None) -> dict:
     flops = mlp_train_flops([30, *archs["wide"]], len(splits.train["y"]), len(splits.val["y"]), epochs)
     gflops = flops / alone["wide"] / 1e9
 
+    # 5. Sequence models: tokens/s against PyTorch-CPU, and the fraction of the matmul peak.
+    sequences = bench_sequences.measure_transformer(quick=args.quick)
+
     tw, ph = cold["training_wall_seconds"], cold["lane_train_seconds"]
     vs_lean = lambda t: f"vs lean NumPy {lean_s / t:.1f}×"
     rows = [
@@ -222,6 +227,7 @@ def main(argv=None) -> dict:
          f"{100 * gflops / peak:.0f} %", f"{flops / 1e9:.1f} GFLOP in {alone['wide']:.3f} s"],
     ]
     table = markdown_table(["row", "seconds", "ratio", "notes"], rows)
+    seq_table = markdown_table(bench_sequences.HEADERS, bench_sequences.rows(sequences))
     res.update({
         "numpy": np_res, "numpy_train_seconds": numpy_s, "numpy_lean": lean_res, "numpy_lean_train_seconds": lean_s,
         "torch": torch_res, "torch_train_seconds": torch_s,
@@ -251,14 +257,16 @@ def main(argv=None) -> dict:
             "seeds_one_program_vs_separate_cold": separate / two_dev,
             "temp_bytes_growth_16x_data": big_bytes / small_bytes,
             "wide_peak_fraction": gflops / peak,
+            **sequences["ratios"],
         },
+        "sequences": sequences,
     })
     for m in res["models"].values():
         m.pop("report_seed0", None)
     write_json(out / "results.json", res)
     (out / "results.md").write_text(f"**benchmark** · {platform.machine()} · {os.cpu_count()} cores · jax "
-                                    f"{jax.__version__} · {epochs} epochs\n\n" + table)
-    print(table)
+                                    f"{jax.__version__} · {epochs} epochs\n\n" + table + "\n" + seq_table)
+    print(table + "\n" + seq_table)
     print(f"wrote {out}/results.json, results.md")
     return res
 

@@ -21,6 +21,7 @@ from jaxnets.models.attention import (
     padding_mask,
     scaled_dot_product_attention,
     sinusoidal_positions,
+    softmax,
 )
 
 TOL = dict(rtol=2e-5, atol=2e-6)
@@ -67,6 +68,25 @@ def test_fused_path_equals_the_explicit_one_and_jit_agrees():
     np.testing.assert_allclose(fused_attention(q, k, v, mask), explicit, **TOL)
     np.testing.assert_allclose(jax.jit(fused_attention)(q, k, v, mask), explicit, **TOL)
     np.testing.assert_allclose(jax.jit(scaled_dot_product_attention)(q, k, v, mask)[0], explicit, **TOL)
+    # jax.nn's own XLA implementation (what `fused_attention` runs off the CPU), forward and backward.
+    xla = lambda q, k, v: fused_attention(q, k, v, mask, implementation="xla")
+    np.testing.assert_allclose(xla(q, k, v), explicit, **TOL)
+    loss = lambda f: lambda *a: jnp.sum(jnp.sin(f(*a)))
+    got = jax.grad(loss(lambda *a: scaled_dot_product_attention(*a, mask)[0]), argnums=(0, 1, 2))(q, k, v)
+    want = jax.grad(loss(xla), argnums=(0, 1, 2))(q, k, v)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+
+
+@settings(max_examples=20, deadline=None)
+@given(shape=st.lists(st.integers(1, 6), min_size=1, max_size=3), seed=st.integers(0, 10_000))
+def test_softmax_backward_equals_autodiff_of_jax_nn_softmax(shape, seed):
+    r = np.random.default_rng(seed)
+    s, g = (jnp.asarray(3 * r.normal(size=shape).astype(np.float32)) for _ in range(2))
+    np.testing.assert_array_equal(softmax(s), jax.nn.softmax(s, axis=-1))
+    got = jax.vjp(softmax, s)[1](g)[0]
+    want = jax.vjp(lambda x: jax.nn.softmax(x, axis=-1), s)[1](g)[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 def test_a_query_that_sees_no_key_gets_zero_weights_and_no_nan():
