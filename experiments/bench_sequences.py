@@ -7,9 +7,9 @@ Workload `char_transformer`: the causal Transformer of `experiments.char_transfo
 Adam 3e-3 with the gradient clipped at norm 1). jaxnets trains `seeds` members as one program over
 all devices (the engine's way); PyTorch trains one seed after another with its default threads.
 Each side's figure is seconds per member-step (one batch: forward, backward, update) with compiles
-and warm-up steps excluded, the best of `repeats` timed runs, the two sides taking turns. Reported: tokens/s of each side, their
-ratio (`transformer_vs_torch`), and the achieved FLOP/s of jaxnets' training step as a fraction of
-this machine's float32 matmul peak (`transformer_peak_fraction`).
+and warm-up steps excluded, the best of `repeats` timed runs, the two sides taking turns. Reported:
+tokens/s of each side, their ratio (`transformer_vs_torch`), and the achieved FLOP/s of jaxnets'
+training step as a fraction of this machine's float32 matmul peak (`transformer_peak_fraction`).
 """
 from __future__ import annotations
 
@@ -19,8 +19,6 @@ import os
 import platform
 import time
 from pathlib import Path
-
-import numpy as np
 
 from experiments.baselines import torch_seed, torch_sequences
 from jaxnets import setup_cpu
@@ -167,3 +165,6 @@ def main(argv=None) -> dict:
 
 if __name__ == "__main__":
     main()
+
+
+run = main

@@ -31,8 +31,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.architecture_comparison import ARCHITECTURES, PRESETS
 from experiments import bench_sequences
+from experiments.architecture_comparison import ARCHITECTURES, PRESETS
 from experiments.baselines import numpy_seed, torch_seed
 from jaxnets import distributed, setup_cpu
 from jaxnets.data import load_embedded, prepare

@@ -291,8 +291,9 @@ class MultiHeadAttention(nn.Module):
     inputs_q [batch, q_len, features]; inputs_kv [batch, kv_len, features] (default: inputs_q).
     rope: rotate queries and keys by their positions (`q_positions`, `kv_positions`; default 0..len-1).
     With `return_weights` the explicit path runs and returns the weights; otherwise `fused` chooses
-    `jax.nn.dot_product_attention`. With a `cache` (decoding), the new keys and values are written at
-    cache.length and the queries attend to every filled position.
+    `fused_attention` (jax.nn's on accelerators, a custom-backward explicit path on the CPU). With a
+    `cache` (decoding), the new keys and values are written at cache.length and the queries attend
+    to every filled position.
     """
 
     num_heads: int
