@@ -2,14 +2,18 @@
 
     python -m experiments.bench_sequences [--out DIR] [--quick] [--repeats R]
 
-Workload `char_transformer`: the causal Transformer of `experiments.char_transformer` (d_model 64,
-4 heads, 2 layers, feed-forward 128, sequences of 100 characters of the same corpus, batch 64,
-Adam 3e-3 with the gradient clipped at norm 1). jaxnets trains `seeds` members as one program over
-all devices (the engine's way); PyTorch trains one seed after another with its default threads.
+Workloads (each: its model, data, batch 64, Adam with the gradient clipped at norm 1):
+  * `char_transformer`: the causal Transformer of `experiments.char_transformer` (d_model 64,
+    4 heads, 2 layers, feed-forward 128) on sequences of 100 characters of its corpus, 4 seeds;
+  * `lstm`, `gru`: the adding problem of `memory_capacity` at T = 200, hidden 32, 5 seeds;
+  * `char_lstm`: `text_generation`'s LSTM (embedding 32, hidden 64, many-to-many), 100 characters, 5 seeds.
+jaxnets trains the seeds as one program over all devices (the engine's way); PyTorch (`nn.LSTM`,
+`nn.GRU`, `nn.TransformerEncoderLayer`) trains one seed after another with its default threads.
 Each side's figure is seconds per member-step (one batch: forward, backward, update) with compiles
 and warm-up steps excluded, the best of `repeats` timed runs, the two sides taking turns. Reported:
-tokens/s of each side, their ratio (`transformer_vs_torch`), and the achieved FLOP/s of jaxnets'
-training step as a fraction of this machine's float32 matmul peak (`transformer_peak_fraction`).
+each side's examples (tokens) per second, their ratio (`<workload>_vs_torch`), and for the
+Transformer the achieved FLOP/s as a fraction of this machine's float32 matmul peak
+(`transformer_peak_fraction`).
 """
 from __future__ import annotations
 
@@ -26,19 +30,27 @@ from jaxnets.report import markdown_table, write_json
 
 
 @dataclasses.dataclass(frozen=True)
-class TransformerWorkload:
-    """char_transformer's model and optimiser (see its Preset)."""
-
-    length: int = 100
-    d_model: int = 64
+class Workload:
+    name: str
+    seeds: int
+    batches: int = 8  # distinct batches per epoch
+    batch_size: int = 64
+    length: int = 100  # time steps per sequence
+    learning_rate: float = 3e-3
+    clip_norm: float = 1.0
+    hidden: int = 64  # RNN hidden size = Transformer d_model
+    embed: int = 32
     num_heads: int = 4
     num_layers: int = 2
     ff_dim: int = 128
-    batch_size: int = 64
-    learning_rate: float = 3e-3
-    clip_norm: float = 1.0
-    seeds: int = 4
-    batches: int = 8  # distinct batches per epoch
+
+
+WORKLOADS = {
+    "char_transformer": Workload("char_transformer", seeds=4),
+    "lstm": Workload("lstm", seeds=5, length=200, hidden=32),
+    "gru": Workload("gru", seeds=5, length=200, hidden=32),
+    "char_lstm": Workload("char_lstm", seeds=5),
+}
 
 
 def transformer_train_flops(vocab_size: int, d_model: int, num_layers: int, ff_dim: int, length: int) -> float:
@@ -49,8 +61,8 @@ def transformer_train_flops(vocab_size: int, d_model: int, num_layers: int, ff_d
     return 3 * 2 * macs
 
 
-def char_data(w: TransformerWorkload) -> tuple[dict, int]:
-    """batches x batch_size sequences of the corpus char_transformer trains on, and the vocabulary size."""
+def char_data(w: Workload) -> tuple[dict, int]:
+    """batches x batch_size sequences of the corpus the character models train on, and the vocabulary size."""
     from jaxnets.data.text import CharVocab, char_sequences, load_python_docs
 
     text = load_python_docs()
@@ -59,19 +71,40 @@ def char_data(w: TransformerWorkload) -> tuple[dict, int]:
     return char_sequences(vocab.encode(text)[: n * w.length + 1], w.length), vocab.size
 
 
-def jaxnets_timer(w: TransformerWorkload, data: dict, vocab_size: int, epochs: int):
+def parts(w: Workload):
+    """(data, jaxnets model, objective, a builder of the PyTorch peer, the peer's loss, examples per step)."""
+    from jaxnets.data.synthetic import adding_problem
+    from jaxnets.models.rnn import SequenceModel
+    from jaxnets.models.transformer import TransformerLM
+    from jaxnets.train import Regression, TokenClassification
+
+    if w.name in ("lstm", "gru"):
+        data = adding_problem(w.batches * w.batch_size, w.length, seed=0)
+        build = lambda: torch_sequences.recurrent(w.name, w.hidden, 1, features=2)
+        return data, SequenceModel(w.name, hidden=w.hidden), Regression(), build, "mse", w.batch_size
+    data, vocab = char_data(w)
+    if w.name == "char_lstm":
+        model = SequenceModel("lstm", hidden=w.hidden, outputs=vocab, vocab_size=vocab, embed=w.embed,
+                              many_to_many=True)
+        build = lambda: torch_sequences.recurrent("lstm", w.hidden, vocab, vocab_size=vocab, embed=w.embed,
+                                                  many_to_many=True)
+    else:
+        model = TransformerLM(vocab, d_model=w.hidden, num_heads=w.num_heads, num_layers=w.num_layers,
+                              ff_dim=w.ff_dim, max_len=w.length)
+        build = lambda: torch_sequences.char_transformer(vocab, w.hidden, w.num_heads, w.num_layers, w.ff_dim,
+                                                         w.length)
+    return data, model, TokenClassification(vocab), build, "tokens", w.batch_size * w.length
+
+
+def jaxnets_timer(w: Workload, model, objective, data: dict, epochs: int):
     """Compile `w.seeds` members as one program (over all devices) and run it once; -> (a function that
     times one more run in seconds per member-step, facts about the program)."""
     import jax
 
-    from jaxnets.models.transformer import TransformerLM
-    from jaxnets.train import FitConfig, TokenClassification, compile_fit, create_states, fit, make_optimizer
+    from jaxnets.train import FitConfig, compile_fit, create_states, fit, make_optimizer
 
-    model = TransformerLM(vocab_size, d_model=w.d_model, num_heads=w.num_heads, num_layers=w.num_layers,
-                          ff_dim=w.ff_dim, max_len=w.length)
     tx = make_optimizer("adam", w.learning_rate, clip_norm=w.clip_norm)
     state = create_states(model, tx, range(w.seeds), data["x"])
-    objective = TokenClassification(vocab_size)
     config = FitConfig(epochs=epochs, batch_size=w.batch_size, progress=False)
     program = compile_fit(state, objective, data, None, config)
     fit(state, objective, data, None, config, program=program)  # warm-up: first-call costs
@@ -80,62 +113,79 @@ def jaxnets_timer(w: TransformerWorkload, data: dict, vocab_size: int, epochs: i
     return timer, {"seeds": w.seeds, "devices": jax.device_count(), "compile_seconds": program.compile_seconds}
 
 
-def measure_transformer(repeats: int = 3, quick: bool = False) -> dict:
-    """Both sides of the char_transformer row, and the row's ratios. The sides alternate, `repeats`
-    times each, and each keeps its best run: a machine that slows down for a while hits both."""
-    from experiments.benchmark import matmul_peak_gflops
-
-    w = TransformerWorkload(seeds=2, batches=2) if quick else TransformerWorkload()
-    data, vocab_size = char_data(w)
-    tokens = w.batch_size * w.length
-    timer, facts = jaxnets_timer(w, data, vocab_size, epochs=1 if quick else 2)
-    build = lambda: torch_sequences.char_transformer(vocab_size, w.d_model, w.num_heads, w.num_layers, w.ff_dim,
-                                                     w.length)
+def measure(name: str, repeats: int = 3, quick: bool = False) -> dict:
+    """Both sides of one workload, and its ratio(s). The sides alternate, `repeats` times each, and
+    each keeps its best run: a machine that slows down for a while hits both."""
+    w = WORKLOADS[name]
+    if quick:
+        w = dataclasses.replace(w, seeds=2, batches=2)
+    data, model, objective, build, loss, examples = parts(w)
+    timer, facts = jaxnets_timer(w, model, objective, data, epochs=1 if quick else 2)
     jx_runs, peer_runs = [], []
     for _ in range(repeats):
         jx_runs.append(timer())
         if torch_seed.available():
-            peer_runs.append(torch_sequences.time_token_lm(build, data["x"], data["y"], w.seeds, 2 if quick else 12,
-                                                           w.batch_size, w.learning_rate, w.clip_norm))
+            peer_runs.append(torch_sequences.time_training(build, data["x"], data["y"], loss, w.seeds,
+                                                           2 if quick else 12, w.batch_size, w.learning_rate,
+                                                           w.clip_norm))
     jx = {**facts, "member_step_seconds": min(jx_runs), "all_seconds": jx_runs}
+    jx["examples_per_second"] = examples / jx["member_step_seconds"]
     peer = None
     if peer_runs:
         peer = min(peer_runs, key=lambda r: r["member_step_seconds"])
         peer["all_seconds"] = [r["member_step_seconds"] for r in peer_runs]
-    flops = transformer_train_flops(vocab_size, w.d_model, w.num_layers, w.ff_dim, w.length) * tokens
-    peak = matmul_peak_gflops()
-    achieved = flops / jx["member_step_seconds"] / 1e9
-    return {
-        "workload": dataclasses.asdict(w), "vocab_size": vocab_size, "tokens_per_step": tokens,
-        "jaxnets": {**jx, "tokens_per_second": tokens / jx["member_step_seconds"], "gflops": achieved},
-        "torch": None if peer is None else {**peer, "tokens_per_second": tokens / peer["member_step_seconds"]},
-        "train_flops_per_step": flops, "matmul_peak_gflops": peak,
-        "ratios": {"transformer_vs_torch": None if peer is None
-                   else peer["member_step_seconds"] / jx["member_step_seconds"],
-                   "transformer_peak_fraction": achieved / peak},
-    }
+        peer["examples_per_second"] = examples / peer["member_step_seconds"]
+    key = "transformer" if name == "char_transformer" else name
+    res = {"workload": dataclasses.asdict(w), "examples_per_step": examples, "unit": loss, "jaxnets": jx,
+           "torch": peer,
+           "ratios": {f"{key}_vs_torch": None if peer is None
+                      else peer["member_step_seconds"] / jx["member_step_seconds"]}}
+    if name == "char_transformer":
+        from experiments.benchmark import matmul_peak_gflops
+
+        vocab = objective.num_classes
+        flops = transformer_train_flops(vocab, w.hidden, w.num_layers, w.ff_dim, w.length) * examples
+        peak = matmul_peak_gflops()
+        jx["gflops"] = flops / jx["member_step_seconds"] / 1e9
+        res.update(vocab_size=vocab, train_flops_per_step=flops, matmul_peak_gflops=peak)
+        res["ratios"]["transformer_peak_fraction"] = jx["gflops"] / peak
+    return res
+
+
+def measure_all(repeats: int = 3, quick: bool = False, names=tuple(WORKLOADS)) -> dict:
+    """The named workloads: {name: result}, plus their merged `ratios`."""
+    results = {name: measure(name, repeats, quick) for name in names}
+    results["ratios"] = {k: v for r in list(results.values()) for k, v in r["ratios"].items()}
+    return results
 
 
 def rows(res: dict) -> list[list]:
-    """Markdown rows for the char_transformer workload."""
-    jx, pt, r = res["jaxnets"], res["torch"], res["ratios"]
-    w = res["workload"]
-    what = (f"char Transformer (d {w['d_model']}, {w['num_layers']} layers, {w['num_heads']} heads, "
-            f"{w['batch_size']} x {w['length']} tokens), {w['seeds']} seeds")
-    out = [[f"{what}: jaxnets, one program on {jx['devices']} devices", f"{1e3 * jx['member_step_seconds']:.1f}",
-            f"{jx['tokens_per_second']:,.0f}",
-            f"{jx['gflops']:.1f} GFLOP/s = {100 * r['transformer_peak_fraction']:.0f} % of the "
-            f"{res['matmul_peak_gflops']:.0f} GFLOP/s matmul peak"]]
-    if pt is None:
-        out.append([f"{what}: PyTorch-CPU", "–", "–", "torch not installed"])
-    else:
-        out.append([f"{what}: PyTorch-CPU, seeds one after another, {pt['threads']} threads",
-                    f"{1e3 * pt['member_step_seconds']:.1f}", f"{pt['tokens_per_second']:,.0f}",
-                    f"jaxnets / PyTorch: {r['transformer_vs_torch']:.2f}x (torch {pt['version']})"])
+    """Markdown rows: one per side of each workload."""
+    out = []
+    for name, r in res.items():
+        if name == "ratios":
+            continue
+        w, jx, pt = r["workload"], r["jaxnets"], r["torch"]
+        unit = "tokens/s" if r["unit"] == "tokens" else "sequences/s"
+        what = (f"{name} ({w['seeds']} seeds, batch {w['batch_size']} x {w['length']} steps, "
+                f"{'d_model' if name == 'char_transformer' else 'hidden'} {w['hidden']})")
+        note = f"one program on {jx['devices']} devices"
+        if "gflops" in jx:
+            note += (f"; {jx['gflops']:.1f} GFLOP/s = {100 * r['ratios']['transformer_peak_fraction']:.0f} % of "
+                     f"the {r['matmul_peak_gflops']:.0f} GFLOP/s matmul peak")
+        out.append([f"{what}: jaxnets", f"{1e3 * jx['member_step_seconds']:.2f}",
+                    f"{jx['examples_per_second']:,.0f} {unit}", note])
+        if pt is None:
+            out.append([f"{what}: PyTorch-CPU", "–", "–", "torch not installed"])
+        else:
+            ratio = next(v for k, v in r["ratios"].items() if k.endswith("_vs_torch"))
+            out.append([f"{what}: PyTorch-CPU", f"{1e3 * pt['member_step_seconds']:.2f}",
+                        f"{pt['examples_per_second']:,.0f} {unit}",
+                        f"seeds one after another, {pt['threads']} threads; jaxnets / PyTorch: {ratio:.2f}x"])
     return out
 
 
-HEADERS = ["workload", "ms per member-step", "tokens/s", "notes"]
+HEADERS = ["workload", "ms per member-step", "throughput", "notes"]
 
 
 def main(argv=None) -> dict:
@@ -143,6 +193,7 @@ def main(argv=None) -> dict:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--quick", action="store_true", help="2 seeds, 2 batches, 1 repeat (smoke test)")
+    ap.add_argument("--only", choices=list(WORKLOADS), nargs="+", default=list(WORKLOADS))
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
     setup_cpu()
@@ -150,11 +201,10 @@ def main(argv=None) -> dict:
 
     out = args.out or Path("runs") / "bench_sequences" / time.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
-    res = measure_transformer(1 if args.quick else args.repeats, args.quick)
+    res = measure_all(1 if args.quick else args.repeats, args.quick, args.only)
     table = markdown_table(HEADERS, rows(res))
     results = {"experiment": "bench_sequences", "jax_version": jax.__version__, "backend": jax.default_backend(),
-               "cpu_count": os.cpu_count(), "machine": platform.machine(), "char_transformer": res,
-               "ratios": res["ratios"], "table": rows(res)}
+               "cpu_count": os.cpu_count(), "machine": platform.machine(), **res, "table": rows(res)}
     write_json(out / "results.json", results)
     (out / "results.md").write_text(f"**bench_sequences** · {platform.machine()} · {os.cpu_count()} cores · jax "
                                     f"{jax.__version__}\n\n" + table)

@@ -10,7 +10,7 @@ a lean NumPy loop that skips the text's extra validation pass and sklearn calls 
     sequential runs sharing one compile vs N cold runs;
   * the training program's temporary memory for 1k vs 16k examples (it must not grow with the data);
   * achieved GFLOP/s of the Wide model vs this machine's measured float32 matmul peak;
-  * the sequence rows of `experiments.bench_sequences` (char_transformer's model, jaxnets vs PyTorch).
+  * the sequence rows of `experiments.bench_sequences` (Transformer, LSTM, GRU: jaxnets vs PyTorch).
 The headline figures also go into results.json's `ratios` object (name -> number).
 
     python -m experiments.benchmark [--out DIR] [--quick]
@@ -187,8 +187,8 @@ def main(argv=None) -> dict:
     flops = mlp_train_flops([30, *archs["wide"]], len(splits.train["y"]), len(splits.val["y"]), epochs)
     gflops = flops / alone["wide"] / 1e9
 
-    # 5. Sequence models: tokens/s against PyTorch-CPU, and the fraction of the matmul peak.
-    sequences = bench_sequences.measure_transformer(quick=args.quick)
+    # 5. Sequence models against PyTorch-CPU, and the Transformer's fraction of the matmul peak.
+    sequences = bench_sequences.measure_all(quick=args.quick)
 
     tw, ph = cold["training_wall_seconds"], cold["lane_train_seconds"]
     vs_lean = lambda t: f"vs lean NumPy {lean_s / t:.1f}×"
