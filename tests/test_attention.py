@@ -72,10 +72,23 @@ def test_fused_path_equals_the_explicit_one_and_jit_agrees():
     xla = lambda q, k, v: fused_attention(q, k, v, mask, implementation="xla")
     np.testing.assert_allclose(xla(q, k, v), explicit, **TOL)
     loss = lambda f: lambda *a: jnp.sum(jnp.sin(f(*a)))
-    got = jax.grad(loss(lambda *a: scaled_dot_product_attention(*a, mask)[0]), argnums=(0, 1, 2))(q, k, v)
     want = jax.grad(loss(xla), argnums=(0, 1, 2))(q, k, v)
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+    for path in (lambda *a: scaled_dot_product_attention(*a, mask)[0], lambda *a: fused_attention(*a, mask)):
+        for g, w in zip(jax.grad(loss(path), argnums=(0, 1, 2))(q, k, v), want):
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+
+
+def test_the_fused_path_and_its_gradient_zero_a_query_that_sees_no_key():
+    q, k, v = _qkv(b=2, t=3, s=4)
+    mask = jnp.array([[True, False, True, False], [False] * 4, [True] * 4])[None, None]  # query 1 sees nothing
+    loss = lambda f: lambda *a: jnp.sum(jnp.sin(f(*a)) * jnp.arange(1.0, 5.0)[None, None, None, :])
+    explicit = lambda *a: scaled_dot_product_attention(*a, mask)[0]
+    fused = lambda *a: fused_attention(*a, mask)
+    np.testing.assert_allclose(fused(q, k, v), explicit(q, k, v), **TOL)
+    assert (np.asarray(fused(q, k, v))[:, 1] == 0).all()
+    for g, w in zip(jax.grad(loss(fused), argnums=(0, 1, 2))(q, k, v),
+                    jax.grad(loss(explicit), argnums=(0, 1, 2))(q, k, v)):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)
 
 
 @settings(max_examples=20, deadline=None)

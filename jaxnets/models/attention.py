@@ -86,29 +86,41 @@ def _softmax_bwd(p: Array, g: Array):
 softmax.defvjp(_softmax_fwd, _softmax_bwd)
 
 
+def _heads(q: Array, k: Array, v: Array) -> tuple[Array, Array, Array]:
+    """[batch, len, heads, head_dim] -> heads-major [batch, heads, len, head_dim], q scaled by 1/√d_k.
+    XLA:CPU runs both attention products as plain batched matmuls in this layout (in the other it
+    spent about 2x the time), and the scale costs len x head_dim multiplies instead of len x len."""
+    q = q / jnp.sqrt(jnp.asarray(q.shape[-1], q.dtype))
+    return q.transpose(0, 2, 1, 3), k.transpose(0, 2, 1, 3), v.transpose(0, 2, 1, 3)
+
+
+def _weights(qh: Array, kh: Array, mask: Array | None) -> Array:
+    """softmax(qh khᵀ) in float32 (also under bfloat16 compute): [batch, heads, q_len, kv_len]."""
+    scores = jnp.einsum("bhqd,bhkd->bhqk", qh, kh).astype(jnp.float32)
+    if mask is not None:
+        # The dtype's lowest finite value, not -inf: a fully masked row stays finite (no NaN), and a
+        # masked key's exp underflows to exactly 0 in every row that has one key at least.
+        scores = jnp.where(mask, scores, jnp.finfo(scores.dtype).min)
+    return softmax(scores)
+
+
+def _sees_a_key(mask: Array, kv_len: int, dtype) -> Array:
+    """[..., q_len, 1]: 1 where the query sees at least one key. Rows without any get weight and output
+    0 through this factor: a second `where` over the full weights doubled the time on XLA:CPU."""
+    return jnp.broadcast_to(mask, (*mask.shape[:-1], kv_len)).any(axis=-1, keepdims=True).astype(dtype)
+
+
 def scaled_dot_product_attention(q: Array, k: Array, v: Array, mask: Array | None = None) -> tuple[Array, Array]:
     """softmax(q kᵀ / √d_k) v, explicitly: -> (outputs [batch, q_len, heads, head_dim], weights
     [batch, heads, q_len, kv_len]). Masked keys get exactly zero weight; a query that sees no key
     at all gets zero weights and a zero output."""
     _check_qkv(q, k, v)
     check_mask(mask, q.shape[0], q.shape[2], q.shape[1], k.shape[1])
-    # Heads-major [batch, heads, len, head_dim] operands: XLA:CPU then runs both products as plain
-    # batched matmuls (with the [batch, len, heads, head_dim] layout it spent about 2x the time).
-    # The scale on q (len x head_dim numbers) rather than on the scores (len x len).
-    qh = (q / jnp.sqrt(jnp.asarray(q.shape[-1], q.dtype))).transpose(0, 2, 1, 3)
-    kh, vh = k.transpose(0, 2, 1, 3), v.transpose(0, 2, 1, 3)
-    scores = jnp.einsum("bhqd,bhkd->bhqk", qh, kh).astype(jnp.float32)  # softmax in float32 under bf16 too
-    if mask is not None:
-        # The dtype's lowest finite value, not -inf: a fully masked row stays finite (no NaN), and a
-        # masked key's exp underflows to exactly 0 in every row that has one key at least.
-        scores = jnp.where(mask, scores, jnp.finfo(scores.dtype).min)
-    weights = softmax(scores).astype(v.dtype)
+    qh, kh, vh = _heads(q, k, v)
+    weights = _weights(qh, kh, mask).astype(v.dtype)
     out = jnp.einsum("bhqk,bhkd->bhqd", weights, vh)
     if mask is not None:
-        # Rows without any key get weight 0 and output 0 through a [batch, heads, q, 1] factor: a second
-        # where over the full [batch, heads, q, k] weights doubled forward + backward on XLA:CPU.
-        seen = jnp.broadcast_to(mask, (*mask.shape[:-1], k.shape[1])).any(axis=-1, keepdims=True)
-        seen = seen.astype(weights.dtype)
+        seen = _sees_a_key(mask, k.shape[1], weights.dtype)
         weights, out = weights * seen, out * seen
     return out.transpose(0, 2, 1, 3), weights
 
@@ -117,31 +129,18 @@ def fused_attention(q: Array, k: Array, v: Array, mask: Array | None = None,
                     implementation: str | None = None) -> Array:
     """The same outputs through `jax.nn.dot_product_attention` (cuDNN's flash attention on a GPU when
     `implementation` allows), without weights for the caller. On the CPU, `implementation=None` runs
-    the explicit path instead, which XLA:CPU runs faster. Through jax.nn, rows whose every key is
-    masked differ from the explicit path (uniform instead of zero weights)."""
+    the explicit path's maths with FlashAttention's backward instead, which XLA:CPU runs faster.
+    Through jax.nn, rows whose every key is masked differ from the explicit path (uniform instead of
+    zero weights)."""
     _check_qkv(q, k, v)
     check_mask(mask, q.shape[0], q.shape[2], q.shape[1], k.shape[1])
     if implementation is None and jax.default_backend() == "cpu":
         # XLA:CPU runs jax.nn's implementation about 2x slower than this one.
-        return _attend(q, k, v, mask)
+        out = _attend_heads(*_heads(q, k, v), mask)
+        if mask is not None:
+            out = out * _sees_a_key(mask, k.shape[1], out.dtype)
+        return out.transpose(0, 2, 1, 3)
     return jax.nn.dot_product_attention(q, k, v, mask=mask, implementation=implementation)
-
-
-def _attend(q: Array, k: Array, v: Array, mask: Array | None) -> Array:
-    """The explicit path's outputs (no weights), with FlashAttention's backward (below)."""
-    qh = (q / jnp.sqrt(jnp.asarray(q.shape[-1], q.dtype))).transpose(0, 2, 1, 3)
-    kh, vh = k.transpose(0, 2, 1, 3), v.transpose(0, 2, 1, 3)
-    out = _attend_heads(qh, kh, vh, mask)
-    if mask is not None:
-        out = out * jnp.broadcast_to(mask, (*mask.shape[:-1], k.shape[1])).any(axis=-1, keepdims=True).astype(out.dtype)
-    return out.transpose(0, 2, 1, 3)
-
-
-def _weights(qh, kh, mask):
-    scores = jnp.einsum("bhqd,bhkd->bhqk", qh, kh).astype(jnp.float32)
-    if mask is not None:
-        scores = jnp.where(mask, scores, jnp.finfo(scores.dtype).min)
-    return jax.nn.softmax(scores, axis=-1)
 
 
 @jax.custom_vjp
@@ -153,14 +152,14 @@ def _attend_heads(qh: Array, kh: Array, vh: Array, mask: Array | None) -> Array:
 def _attend_heads_fwd(qh, kh, vh, mask):
     p = _weights(qh, kh, mask).astype(vh.dtype)
     out = jnp.einsum("bhqk,bhkd->bhqd", p, vh)
-    return out, (qh, kh, vh, mask, p, out)
+    return out, (qh, kh, vh, p, out)
 
 
 def _attend_heads_bwd(residuals, g):
     # Σ_k p·dP over the keys equals Σ_d dO·O over head_dim (Dao et al., 2022): a reduction over
     # head_dim instead of the keys, independent of the dP product (the softmax backward through
     # autodiff was one fusion of dP with a reduction over the keys, XLA:CPU's slowest step).
-    qh, kh, vh, mask, p, out = residuals
+    qh, kh, vh, p, out = residuals
     dv = jnp.einsum("bhqk,bhqd->bhkd", p, g)
     dp = jnp.einsum("bhqd,bhkd->bhqk", g, vh)
     ds = p * (dp - jnp.sum(g * out, axis=-1, keepdims=True))
