@@ -33,24 +33,37 @@ from jaxnets.report import markdown_table, write_json
 class Workload:
     name: str
     seeds: int
-    batches: int = 8  # distinct batches per epoch
-    batch_size: int = 64
-    length: int = 100  # time steps per sequence
-    learning_rate: float = 3e-3
+    length: int  # time steps per sequence
+    hidden: int  # RNN hidden size = Transformer d_model
+    batch_size: int
+    learning_rate: float
     clip_norm: float = 1.0
-    hidden: int = 64  # RNN hidden size = Transformer d_model
+    batches: int = 8  # distinct batches per epoch
     embed: int = 32
     num_heads: int = 4
     num_layers: int = 2
     ff_dim: int = 128
 
 
-WORKLOADS = {
-    "char_transformer": Workload("char_transformer", seeds=4),
-    "lstm": Workload("lstm", seeds=5, length=200, hidden=32),
-    "gru": Workload("gru", seeds=5, length=200, hidden=32),
-    "char_lstm": Workload("char_lstm", seeds=5),
-}
+def _workloads() -> dict[str, Workload]:
+    """Each workload with its experiment's own settings (read from the experiment's Preset)."""
+    from experiments import char_transformer, memory_capacity, text_generation
+
+    ct, mc, tg = char_transformer.Preset(), memory_capacity.Preset(), text_generation.Preset()
+    adding = dict(seeds=mc.seeds, length=max(mc.lengths), hidden=mc.hidden, batch_size=mc.batch_size,
+                  learning_rate=mc.learning_rate, clip_norm=mc.clip_norm)
+    return {
+        "char_transformer": Workload("char_transformer", seeds=4, length=ct.length, hidden=ct.width,
+                                     batch_size=ct.batch_size, learning_rate=ct.learning_rate, num_heads=ct.heads,
+                                     num_layers=ct.layers, ff_dim=2 * ct.width),
+        "lstm": Workload("lstm", **adding),
+        "gru": Workload("gru", **adding),
+        "char_lstm": Workload("char_lstm", seeds=5, length=tg.length, hidden=tg.hidden, batch_size=tg.batch_size,
+                              learning_rate=tg.learning_rate, embed=tg.embed),
+    }
+
+
+WORKLOADS = _workloads()
 
 
 def transformer_train_flops(vocab_size: int, d_model: int, num_layers: int, ff_dim: int, length: int) -> float:
