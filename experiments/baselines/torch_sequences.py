@@ -1,9 +1,9 @@
 """Idiomatic PyTorch-CPU peers of jaxnets' sequence models, for the benchmark only (torch is optional).
 
 Each peer has the maths of its jaxnets counterpart (same widths, depth, heads, positions, norm
-placement, GELU and loss), uses PyTorch's own fused modules (`nn.TransformerEncoderLayer` with
-`scaled_dot_product_attention`, `nn.LSTM` / `nn.GRU`), and trains with Adam and gradient clipping
-as jaxnets does: one seed after another, PyTorch's default thread count.
+placement, GELU and loss) and uses PyTorch's own fused modules (`nn.TransformerEncoderLayer` with
+`scaled_dot_product_attention`, `nn.LSTM` / `nn.GRU`). It trains with Adam and gradient clipping,
+as jaxnets does, one seed after another on PyTorch's default threads, with denormals flushed to zero.
 """
 from __future__ import annotations
 
