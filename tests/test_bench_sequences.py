@@ -32,13 +32,14 @@ def test_transformer_train_flops_is_three_forward_passes_of_the_models_own_matmu
 
 
 def test_quick_run_writes_every_ratio(tmp_path):
-    r = bench_sequences.main(["--quick", "--out", str(tmp_path)])
+    names = ["char_transformer", "lstm", "char_lstm"]  # one per kind of model and data (gru is lstm's twin)
+    r = bench_sequences.main(["--quick", "--out", str(tmp_path), "--only", *names])
     ratios = r["ratios"]
     assert 0 < ratios["transformer_peak_fraction"] < 1
-    for name in ("transformer", "lstm", "gru", "char_lstm"):
+    for name in ("transformer", "lstm", "char_lstm"):
         vs_torch = ratios[f"{name}_vs_torch"]
         assert vs_torch is None or vs_torch > 0  # None where torch is not installed
-    for name in bench_sequences.WORKLOADS:
+    for name in names:
         jx = r[name]["jaxnets"]
         assert np.isclose(jx["examples_per_second"], r[name]["examples_per_step"] / jx["member_step_seconds"])
     assert (tmp_path / "results.json").stat().st_size > 0 and "tokens/s" in (tmp_path / "results.md").read_text()
