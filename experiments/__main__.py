@@ -27,7 +27,7 @@ EXPERIMENTS = {
     "latent_space": "2-D VAE on digits: beta 0.5/1/4 with and without KL annealing, active units, latent plots",
     "gan_modes": "8-Gaussian ring: modes covered by GAN settings (R1, minimax, collapse); a digits GAN",
     "benchmark": "speed: jaxnets vs the seed's NumPy loop vs PyTorch-CPU (what `make bench` runs)",
-    "bench_sequences": "speed: the char Transformer, jaxnets vs PyTorch-CPU, tokens/s and peak fraction (in bench)",
+    "bench_sequences": "speed: char Transformer, LSTM, GRU and char LSTM, jaxnets vs PyTorch-CPU (in `make bench`)",
 }
 
 
