@@ -96,3 +96,45 @@ def test_overfits_a_tiny_batch(activation):
             FitConfig(epochs=150, batch_size=16, progress=False))
     assert r.history["train_accuracy"][0, -1] == 1.0
     assert r.history["train_loss"][0, -1] < 0.1
+
+
+def test_norm_layers_equal_their_closed_forms():
+    """norm="batch": batch statistics in training (biased variance, eps 1e-5), running averages updated
+    with momentum 0.9 and used in evaluation; norm="layer": per-example statistics. NumPy references."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 5)).astype(np.float32)
+    for norm in ("batch", "layer"):
+        model = MLP((6, 2), norm=norm, activation="linear")
+        v = model.init(jax.random.PRNGKey(0), x)
+        assert "bias" not in v["params"]["hidden_0"]  # the norm's offset replaces it
+        z = x.astype(np.float64) @ np.asarray(v["params"]["hidden_0"]["kernel"], np.float64)
+        axis = 0 if norm == "batch" else 1
+        eps = 1e-5 if norm == "batch" else 1e-6
+        h = (z - z.mean(axis, keepdims=True)) / np.sqrt(z.var(axis, keepdims=True) + eps)
+        out = v["params"]["output"]
+        want = h @ np.asarray(out["kernel"]) + np.asarray(out["bias"])  # fresh scale 1, offset 0
+        if norm == "batch":
+            got, new = model.apply(v, x, train=True, mutable=["batch_stats"])
+            stats = new["batch_stats"]["norm_0"]
+            np.testing.assert_allclose(stats["mean"], 0.1 * z.mean(0), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(stats["var"], 0.9 + 0.1 * z.var(0), rtol=1e-5)
+            ev = model.apply({**v, **new}, x, train=False)  # running averages, not this batch
+            h_ev = (z - 0.1 * z.mean(0)) / np.sqrt(0.9 + 0.1 * z.var(0) + 1e-5)
+            np.testing.assert_allclose(ev, h_ev @ np.asarray(out["kernel"]) + np.asarray(out["bias"]), rtol=1e-4,
+                                       atol=1e-5)
+        else:
+            got = model.apply(v, x, train=True)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match=r"MLP.norm must be one of \(None, 'batch', 'layer'\), got 'group'"):
+        MLP((4, 1), norm="group")
+
+
+@pytest.mark.parametrize("norm", ["batch", "layer"])
+def test_normalised_mlp_overfits_a_tiny_batch(norm):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 5)).astype(np.float32)
+    y = rng.integers(0, 3, 16).astype(np.int32)
+    state = create_state(MLP((32, 32, 3), norm=norm), make_optimizer("adam", 3e-2), jax.random.PRNGKey(0), x)
+    r = fit(state, Classification(3), {"x": x, "y": y}, {"x": x, "y": y},
+            FitConfig(epochs=150, batch_size=16, progress=False))
+    assert r.history["train_accuracy"][0, -1] == 1.0 and r.history["val_accuracy"][0, -1] == 1.0

@@ -24,6 +24,9 @@ INITIALIZERS = {
 }
 
 
+NORMS = (None, "batch", "layer")
+
+
 def _initializer(name: str):
     try:
         return INITIALIZERS[name]
@@ -39,6 +42,9 @@ class MLP(nn.Module):
     features: widths of the hidden layers followed by the output width, e.g. (128, 64, 10).
     activation: name from `jaxnets.nn.ACTIVATIONS` applied after every hidden layer.
     dropout_rate: dropout after each hidden activation when `train=True` (rng stream "dropout").
+    norm: None, "batch" (BatchNorm: batch statistics while training, running averages in the
+    `batch_stats` collection for evaluation) or "layer" (LayerNorm), between each hidden Dense
+    layer and its activation; that Dense then has no bias (the norm's offset replaces it).
     flatten_input: accept [batch, ...] (e.g. images [batch, H, W, C]) and flatten it first.
     """
 
@@ -47,6 +53,7 @@ class MLP(nn.Module):
     kernel_init: str = "xavier_uniform"
     dropout_rate: float = 0.0
     flatten_input: bool = False
+    norm: str | None = None
 
     def __post_init__(self):
         # Validate at construction so a bad config fails before any tracing, naming the field.
@@ -66,6 +73,8 @@ class MLP(nn.Module):
             raise ValueError(f"MLP.dropout_rate must be in [0, 1), got {self.dropout_rate}")
         get_activation(self.activation)
         _initializer(self.kernel_init)
+        if self.norm not in NORMS:
+            raise ValueError(f"MLP.norm must be one of {NORMS}, got {self.norm!r}")
         super().__post_init__()
 
     @nn.compact
@@ -78,7 +87,12 @@ class MLP(nn.Module):
         act = get_activation(self.activation)
         init = _initializer(self.kernel_init)
         for i, width in enumerate(self.features[:-1]):
-            x = act(nn.Dense(width, kernel_init=init, name=f"hidden_{i}")(x))
+            x = nn.Dense(width, kernel_init=init, use_bias=self.norm is None, name=f"hidden_{i}")(x)
+            if self.norm == "batch":
+                x = nn.BatchNorm(use_running_average=not train, momentum=0.9, name=f"norm_{i}")(x)
+            elif self.norm == "layer":
+                x = nn.LayerNorm(name=f"norm_{i}")(x)
+            x = act(x)
             if self.dropout_rate > 0:
                 x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
         return nn.Dense(self.features[-1], kernel_init=init, name="output")(x)

@@ -16,6 +16,7 @@ from jaxnets.train.optim import (
     OPTIMIZERS,
     SCHEDULES,
     PlayerOptimizers,
+    decay_mask,
     make_optimizer,
     make_schedule,
     player_optimizers,
@@ -24,16 +25,16 @@ from jaxnets.train.predict import make_predict_fn, predict, predict_classes, pre
 from jaxnets.train.shuffle import batch_indices, epoch_key
 from jaxnets.train.state import TrainState, create_state, create_states, member, stack
 from jaxnets.train.step import make_eval_step, make_train_step
-from jaxnets.train.sweep import set_learning_rates, summarize
+from jaxnets.train.sweep import SweepResult, optimizer_settings, set_hyperparams, set_learning_rates, summarize, sweep
 
 __all__ = [
     "FitConfig", "FitProgram", "FitResult", "TrainingDiverged", "fit", "compile_fit", "evaluate_sums",
     "loss_gradients", "batch_indices", "epoch_key",
     "Augmented", "Classification", "Regression", "TokenClassification", "apply_model", "finalize_metrics",
     "ELBO", "GANObjective", "Reconstruction", "contractive_penalty", "corrupt", "encoder_jacobian",
-    "OPTIMIZERS", "SCHEDULES", "PlayerOptimizers", "make_optimizer", "make_schedule", "player_optimizers",
+    "OPTIMIZERS", "SCHEDULES", "decay_mask", "PlayerOptimizers", "make_optimizer", "make_schedule", "player_optimizers",
     "TrainState", "create_state", "create_states", "member", "stack",
     "make_eval_step", "make_train_step",
     "make_predict_fn", "predict", "predict_classes", "predict_logits", "probabilities",
-    "set_learning_rates", "summarize",
+    "SweepResult", "optimizer_settings", "set_hyperparams", "set_learning_rates", "summarize", "sweep",
 ]

@@ -82,8 +82,9 @@ _LOCK = threading.Lock()
 
 
 def program_config(config):
-    """The fields of a FitConfig that shape the program (progress bars do not)."""
-    return dataclasses.replace(config, progress=True)
+    """The fields of a FitConfig that shape the program (progress bars and what the host does on
+    divergence do not)."""
+    return dataclasses.replace(config, progress=True, on_divergence="raise")
 
 
 def compile_program(state: TrainState, objective, train: dict, val: dict | None, config, mesh: Mesh) -> FitProgram:

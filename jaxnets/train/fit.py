@@ -30,7 +30,9 @@ class FitConfig:
     epochs_per_call: epochs per compiled host call (None: all at once, or 20 with early stopping);
     checkpoint_every: epochs between checkpoints (sets epochs_per_call); eval_batch_size: rows per
     evaluation batch; progress: a bar on a terminal, else a plain line per quarter of the epochs, and
-    a last line saying where each member stopped (jaxnets.train.progress).
+    a last line saying where each member stopped (jaxnets.train.progress); on_divergence: "raise"
+    (`TrainingDiverged` as soon as a member's loss or parameters turn NaN/inf) or "stop" (that member
+    stops with its last good state, the others train on: `FitResult.diverged` says which; sweeps).
     """
 
     epochs: int
@@ -44,6 +46,7 @@ class FitConfig:
     eval_batch_size: int = 4096
     checkpoint_every: int | None = None
     progress: bool = True
+    on_divergence: str = "raise"
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -60,6 +63,8 @@ class FitConfig:
             raise TypeError(f"FitConfig.restore_best must be True, False or None, got {self.restore_best!r}")
         if self.monitor not in ("val_loss", "train_loss"):
             raise ValueError(f"FitConfig.monitor must be 'val_loss' or 'train_loss', got {self.monitor!r}")
+        if self.on_divergence not in ("raise", "stop"):
+            raise ValueError(f"FitConfig.on_divergence must be 'raise' or 'stop', got {self.on_divergence!r}")
 
     def resolved(self, has_val: bool) -> FitConfig:
         """This config for a fit with (has_val) or without validation data: restore_best made a
@@ -98,7 +103,8 @@ class TrainingDiverged(FloatingPointError):
 @dataclasses.dataclass
 class FitResult:
     """state: final (best, if restore_best) state, stacked like the input; history: name ->
-    [members, epochs] (NaN where a member had stopped); times in seconds."""
+    [members, epochs] (NaN where a member had stopped); diverged: [members] bool (only True with
+    FitConfig(on_divergence="stop")); times in seconds."""
 
     state: TrainState
     history: dict[str, np.ndarray]
@@ -106,6 +112,7 @@ class FitResult:
     epochs_run: np.ndarray
     compile_seconds: float
     train_seconds: float
+    diverged: np.ndarray | None = None
 
 
 def _check_inputs(state: TrainState, objective, data: dict | None, where: str) -> None:
@@ -237,7 +244,8 @@ def fit(state: TrainState, objective, train: dict, val: dict | None = None, conf
                 progress.update(epoch, n_new, last["train_loss"][:, -1],
                                 last["val_loss"][:, -1] if "val_loss" in last else None)
             diverged, stopped = history[-1]["diverged"][:, -1], history[-1]["stopped"][:, -1]
-            if diverged.any():
+            stopped = stopped | diverged  # a diverged member trains no further
+            if diverged.any() and config.on_divergence == "raise":
                 _raise_diverged(carry, history, diverged, single, checkpointer, epoch, n, mesh)
             if checkpointer is not None and (epoch % chunk == 0 or epoch == config.epochs or stopped.all()):
                 checkpointer.save(epoch, unpad(carry, n, mesh), _concat(history))
@@ -254,7 +262,7 @@ def fit(state: TrainState, objective, train: dict, val: dict | None = None, conf
         final = jax.tree_util.tree_map(lambda a: a[0], final)
     return FitResult(state=final, history=_history(logs), best_epoch=logs["best_epoch"][:, -1],
                      epochs_run=logs["ran"].sum(axis=1), compile_seconds=program.compile_seconds,
-                     train_seconds=train_s)
+                     train_seconds=train_s, diverged=logs["diverged"][:, -1])
 
 
 def _raise_diverged(carry: LoopCarry, history, diverged, single, checkpointer, epoch_end, n, mesh):

@@ -65,6 +65,17 @@ def _masked_mean(per_example: Array, mask: Array) -> tuple[Array, Array]:
     return total / jnp.maximum(jnp.sum(mask), 1.0), total
 
 
+def setting(batch: dict, name: str, default):
+    """A scalar setting of the objective: the member's own value when a sweep set one
+    (`TrainState.hyper`, passed by the step as batch["hyper"]), else the objective's field."""
+    return batch.get("hyper", {}).get(name, default)
+
+
+def _active(value) -> bool:
+    """False only for a setting that is statically zero (a traced per-member value may be anything)."""
+    return not (isinstance(value, (int, float)) and value == 0)
+
+
 def _l2(params) -> Array:
     """0.5 * sum of squared kernels (biases are not decayed)."""
     leaves = jax.tree_util.tree_leaves_with_path(params)
@@ -75,11 +86,14 @@ def _l2(params) -> Array:
 class Classification:
     """Cross-entropy from logits. One output unit -> binary (BCE, p = σ(z)); k units -> softmax CCE.
 
-    batch: {"x": [b, ...], "y": [b] int labels, "mask": [b] float}; l2: weight on 0.5‖W‖².
+    batch: {"x": [b, ...], "y": [b] int labels, "mask": [b] float}; l2: weight on 0.5‖W‖² (kernels);
+    label_smoothing ε: train against (1 − ε)·one-hot + ε/k (binary: y(1 − ε) + ε/2). The reported
+    loss is always the plain cross-entropy, so settings compare on the same scale.
     """
 
     num_classes: int
     l2: float = 0.0
+    label_smoothing: float = 0.0
 
     def __post_init__(self):
         if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, (int, np.integer)):
@@ -87,21 +101,34 @@ class Classification:
         if self.num_classes < 2:
             raise ValueError(f"Classification needs num_classes >= 2, got {self.num_classes}")
         if self.l2 < 0:
-            raise ValueError(f"l2 must be >= 0, got {self.l2}")
+            raise ValueError(f"Classification.l2 must be >= 0, got {self.l2}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"Classification.label_smoothing must be in [0, 1), got {self.label_smoothing}")
 
     def __call__(self, apply_fn, params, variables, batch: dict, rng: Array, train: bool):
         logits, new_vars = apply_model(apply_fn, params, variables, batch["x"], rng, train, **model_kwargs(batch))
         check_output_width(logits, self.num_classes, "Classification")
         y, mask = batch["y"], batch["mask"]
+        eps, l2 = setting(batch, "label_smoothing", self.label_smoothing), setting(batch, "l2", self.l2)
+        smooth = train and _active(eps)
         if logits.shape[-1] == 1:
             per_ex = binary_cross_entropy(logits, y)
+            if smooth:
+                target = y.astype(logits.dtype) * (1.0 - eps) + 0.5 * eps
+                train_ex = binary_cross_entropy(logits, target)
             pred = (logits[:, 0] > 0).astype(jnp.int32)
         else:
             per_ex = categorical_cross_entropy(logits, y)
+            if smooth:
+                k = logits.shape[-1]
+                target = jax.nn.one_hot(y, k, dtype=logits.dtype) * (1.0 - eps) + eps / k
+                train_ex = categorical_cross_entropy(logits, target)
             pred = jnp.argmax(logits, axis=-1)
         loss, loss_sum = _masked_mean(per_ex, mask)
-        if self.l2 and train:
-            loss = loss + self.l2 * _l2(params)
+        if smooth:
+            loss = _masked_mean(train_ex, mask)[0]
+        if train and _active(l2):
+            loss = loss + l2 * _l2(params)
         metrics = {
             "loss_sum": loss_sum,
             "correct": jnp.sum((pred == y) * mask),
@@ -137,8 +164,9 @@ class Regression:
         y = y.reshape(pred.shape)
         per_ex = mse(pred, y)
         loss, loss_sum = _masked_mean(per_ex, batch["mask"])
-        if self.l2 and train:
-            loss = loss + self.l2 * _l2(params)
+        l2 = setting(batch, "l2", self.l2)
+        if train and _active(l2):
+            loss = loss + l2 * _l2(params)
         abs_err = jnp.abs(pred - y).reshape(pred.shape[0], -1).mean(-1)
         metrics = {"loss_sum": loss_sum, "abs_err": jnp.sum(abs_err * batch["mask"]), "count": jnp.sum(batch["mask"])}
         return loss, (metrics, new_vars)

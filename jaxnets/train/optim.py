@@ -1,10 +1,15 @@
-"""Optax optimizers and schedules by name. The learning rate is injected as a hyper-parameter, so a
-vmapped stack of states can train N learning rates in one compiled program (see sweep.py)."""
+"""Optax optimizers and schedules by name. Every numeric setting (learning rate, weight decay,
+momentum, β₁ …) is injected as a hyper-parameter of the optimizer state, so a vmapped stack of states
+trains N settings in one compiled program (see sweep.py). Weight decay never touches biases, norm
+scales or embeddings (`decay_mask`)."""
 from __future__ import annotations
 
+import inspect
 import numbers
 from collections.abc import Callable
 
+import jax
+import jax.numpy as jnp
 import optax
 
 # name -> (factory(learning_rate, **kw), default kwargs)
@@ -37,16 +42,37 @@ def make_schedule(
     return optax.exponential_decay(learning_rate, total_steps, decay_rate=0.1)
 
 
+def decay_mask(params):
+    """True for the leaves weight decay applies to: weight matrices and filters (leaves named
+    "kernel"), not biases, norm scales/offsets or embeddings."""
+    return jax.tree_util.tree_map_with_path(
+        lambda path, _: bool(path) and getattr(path[-1], "key", None) == "kernel", params)
+
+
+def _check_number(owner: str, name: str, value, low: float, strict: bool) -> None:
+    if callable(value) and name == "learning_rate":
+        return  # a schedule
+    # A string such as "1e-3" (read from a config file) would fail deep inside Optax.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {name} must be a number, got {type(value).__name__} {value!r}")
+    if not (value > low if strict else value >= low):
+        raise ValueError(f"{owner}: {name} must be {'>' if strict else '>='} {low}, got {value}")
+
+
 def make_optimizer(
     name: str | optax.GradientTransformation,
     learning_rate: float | optax.Schedule = 1e-3,
     *,
     clip_norm: float | None = None,
+    weight_decay: float | None = None,
     **kwargs,
 ) -> optax.GradientTransformation:
     """`make_optimizer("adam", 1e-3)`; an Optax transformation is passed through unchanged.
 
-    kwargs override the factory's defaults (e.g. momentum=0.8, weight_decay=1e-3).
+    kwargs override the factory's defaults (e.g. momentum=0.8, b1=0.5). weight_decay: for "adamw"
+    the decoupled decay (Loshchilov & Hutter; default 1e-4); for any other optimizer the L2 term
+    weight_decay·w added to the gradient before the update (as PyTorch's `weight_decay`). Either way
+    only kernels decay (`decay_mask`). Every number given here is an injected hyper-parameter.
     """
     if isinstance(name, optax.GradientTransformation):
         return name
@@ -54,21 +80,37 @@ def make_optimizer(
         raise TypeError(f"optimizer must be a name or an optax.GradientTransformation, got {type(name).__name__}")
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(sorted(OPTIMIZERS))}")
-    if not callable(learning_rate):
-        # A string such as "1e-3" (read from a config file) would fail deep inside Optax.
-        if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
-            raise TypeError(f"make_optimizer({name!r}): learning_rate must be a number or an optax schedule, "
-                            f"got {type(learning_rate).__name__} {learning_rate!r}")
-        if not learning_rate > 0:
-            raise ValueError(f"make_optimizer({name!r}): learning_rate must be > 0, got {learning_rate}")
+    owner = f"make_optimizer({name!r})"
+    _check_number(owner, "learning_rate", learning_rate, 0.0, strict=True)
     if clip_norm is not None:
-        if isinstance(clip_norm, bool) or not isinstance(clip_norm, numbers.Real):
-            raise TypeError(f"make_optimizer({name!r}): clip_norm must be a number or None, got {clip_norm!r}")
-        if not clip_norm > 0:
-            raise ValueError(f"make_optimizer({name!r}): clip_norm must be > 0, got {clip_norm}")
+        _check_number(owner, "clip_norm", clip_norm, 0.0, strict=True)
     factory, defaults = OPTIMIZERS[name]
     kw = {**defaults, **kwargs}
-    tx = optax.inject_hyperparams(lambda learning_rate: factory(learning_rate, **kw))(learning_rate=learning_rate)
+    if name == "adamw":
+        kw["weight_decay"] = kw["weight_decay"] if weight_decay is None else weight_decay
+    elif weight_decay is not None:
+        kw["weight_decay"] = weight_decay
+    for k, v in kw.items():
+        if isinstance(v, numbers.Real) and not isinstance(v, bool) and k != "momentum":
+            _check_number(owner, k, v, 0.0, strict=False)
+    if "momentum" in kw and kw["momentum"] is not None:
+        _check_number(owner, "momentum", kw["momentum"], 0.0, strict=False)
+
+    def inner(learning_rate, weight_decay=None, **kw):
+        if name == "adamw":
+            return factory(learning_rate, weight_decay=weight_decay, mask=decay_mask, **kw)
+        tx = factory(learning_rate, **kw)
+        if weight_decay is None:
+            return tx
+        return optax.chain(optax.add_decayed_weights(weight_decay, decay_mask), tx)
+
+    # inject_hyperparams reads the factory's signature: name each setting (a bare **kw would be
+    # bound as one argument called "kw").
+    names = ["learning_rate", *kw]
+    inner.__signature__ = inspect.Signature(
+        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names])
+    # float32 hyper-parameters whatever the parameters' dtype: sweeps set them per member.
+    tx = optax.inject_hyperparams(inner, hyperparam_dtype=jnp.float32)(learning_rate=learning_rate, **kw)
     if clip_norm is not None:
         tx = optax.chain(optax.clip_by_global_norm(clip_norm), tx)
     return tx

@@ -23,7 +23,9 @@ class TrainState:
     """step: int32 []; params / opt_state / variables (mutable collections such as batch_stats);
     rng: a raw uint32[2] key from which every step and epoch key is derived with `fold_in`, so a run
     resumed at epoch k draws exactly the same numbers as one never stopped. apply_fn: the model —
-    the one source of truth that objectives, evaluation and prediction all apply.
+    the one source of truth that objectives, evaluation and prediction all apply. hyper: the
+    objective's per-member settings ({"l2": [], "label_smoothing": []} …) set by a sweep, read by
+    objectives in place of their fields (`objectives.setting`); empty otherwise.
 
     With a leading member axis on every leaf the same class holds N seeds / hyper-parameter settings.
     """
@@ -36,6 +38,7 @@ class TrainState:
     apply_fn: Callable = struct.field(pytree_node=False)
     tx: optax.GradientTransformation = struct.field(pytree_node=False)
     input_shape: tuple = struct.field(pytree_node=False, default=())
+    hyper: dict = struct.field(default_factory=dict)
 
     @property
     def num_members(self) -> int | None:

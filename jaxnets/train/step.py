@@ -33,6 +33,8 @@ def make_train_step(objective) -> Callable[[TrainState, dict], tuple[TrainState,
     def train_step(state: TrainState, batch: dict):
         rng = jax.random.fold_in(state.rng, state.step)
         batch = {**batch, "step": state.step}
+        if state.hyper:  # this member's settings of the objective (a sweep's l2, label smoothing …)
+            batch["hyper"] = state.hyper
         if players is None:
             grad_fn = jax.value_and_grad(lambda p: objective(state.apply_fn, p, state.variables, batch, rng, True),
                                          has_aux=True)
@@ -58,8 +60,8 @@ def make_eval_step(objective) -> Callable[[TrainState, dict], dict]:
     """(state, batch) -> metric_sums, in eval mode (no dropout, batch statistics frozen)."""
 
     def eval_step(state: TrainState, batch: dict):
-        _, (metrics, _) = objective(state.apply_fn, state.params, state.variables, {**batch, "step": state.step},
-                                    state.rng, False)
+        batch = {**batch, "step": state.step, **({"hyper": state.hyper} if state.hyper else {})}
+        _, (metrics, _) = objective(state.apply_fn, state.params, state.variables, batch, state.rng, False)
         return metrics
 
     return eval_step
