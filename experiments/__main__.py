@@ -29,7 +29,7 @@ EXPERIMENTS = {
     "optimizers": "SGD / momentum / Nesterov / RMSProp / Adam / AdamW, each at its best swept learning rate",
     "benchmark": "speed: jaxnets vs the seed's NumPy loop vs PyTorch-CPU (what `make bench` runs)",
     "bench_sequences": "speed: char Transformer, LSTM, GRU and char LSTM, jaxnets vs PyTorch-CPU (in `make bench`)",
-    "bench_sweep": "speed: a 32-member learning-rate sweep in one program vs one setting (in `make bench`)",
+    "bench_training": "speed: a 32-member learning-rate sweep in one program vs one setting; diagnostics' cost",
 }
 
 

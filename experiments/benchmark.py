@@ -11,7 +11,8 @@ a lean NumPy loop that skips the text's extra validation pass and sklearn calls 
   * the training program's temporary memory for 1k vs 16k examples (it must not grow with the data);
   * achieved GFLOP/s of the Wide model vs this machine's measured float32 matmul peak;
   * the sequence rows of `experiments.bench_sequences` (Transformer, LSTM, GRU: jaxnets vs PyTorch);
-  * `experiments.bench_sweep`: a 32-member learning-rate sweep in one program vs one setting.
+  * `experiments.bench_training`: a 32-member learning-rate sweep in one program vs one setting, and
+    the training-time cost of diagnostics.
 The headline figures also go into results.json's `ratios` object (name -> number).
 
     python -m experiments.benchmark [--out DIR] [--quick]
@@ -32,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import bench_sequences, bench_sweep
+from experiments import bench_sequences, bench_training
 from experiments.architecture_comparison import ARCHITECTURES, PRESETS
 from experiments.baselines import numpy_seed, torch_seed
 from jaxnets import distributed, setup_cpu
@@ -191,8 +192,8 @@ def main(argv=None) -> dict:
     # 5. Sequence models against PyTorch-CPU, and the Transformer's fraction of the matmul peak.
     sequences = bench_sequences.measure_all(quick=args.quick)
 
-    # 6. A hyper-parameter sweep as one program.
-    sweeps = bench_sweep.measure(quick=args.quick)
+    # 6. A hyper-parameter sweep as one program; the cost of diagnostics.
+    sweeps = bench_training.measure(quick=args.quick)
 
     tw, ph = cold["training_wall_seconds"], cold["lane_train_seconds"]
     vs_lean = lambda t: f"vs lean NumPy {lean_s / t:.1f}×"
@@ -232,7 +233,7 @@ def main(argv=None) -> dict:
     ]
     table = markdown_table(["row", "seconds", "ratio", "notes"], rows)
     seq_table = markdown_table(bench_sequences.HEADERS, bench_sequences.rows(sequences))
-    seq_table += "\n" + markdown_table(bench_sweep.HEADERS, bench_sweep.rows(sweeps))
+    seq_table += "\n" + markdown_table(bench_training.HEADERS, bench_training.rows(sweeps))
     res.update({
         "numpy": np_res, "numpy_train_seconds": numpy_s, "numpy_lean": lean_res, "numpy_lean_train_seconds": lean_s,
         "torch": torch_res, "torch_train_seconds": torch_s,

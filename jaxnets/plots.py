@@ -178,3 +178,34 @@ def heatmaps(maps: dict[str, np.ndarray], path: str | Path, *, xlabels=None, yla
         fig.suptitle(title)
     return _save(fig, path)
 
+
+
+DIAGNOSTIC_PANELS = (("grad_norm/", "gradient norm ‖∂L/∂W‖", True), ("update_ratio/", "update / parameter norm", True),
+                     ("act_std/", "activation std", False), ("dead_fraction/", "dead units (fraction)", False))
+
+
+def diagnostics(history: dict[str, np.ndarray], path: str | Path, title: str = "") -> Path:
+    """`FitResult.history` of a fit with FitConfig(diagnostics=True): per epoch, the gradient norm and
+    update/parameter ratio of every kernel, and the activation std and dead-unit fraction of every
+    recorded layer; one line per layer, the mean over members (NaN epochs skipped)."""
+    panels = [(prefix, label, logy) for prefix, label, logy in DIAGNOSTIC_PANELS
+              if any(k.startswith(prefix) for k in history)]
+    if not panels:
+        raise ValueError("history has no diagnostics: train with FitConfig(diagnostics=True)")
+    fig, axes = _subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    for ax, (prefix, label, logy) in zip(axes[0], panels):
+        for key, v in history.items():
+            if not key.startswith(prefix) or key.endswith("/bias"):
+                continue
+            v = np.atleast_2d(np.asarray(v, dtype=float))
+            ax.plot(np.arange(1, v.shape[1] + 1), np.nanmean(v, axis=0), lw=1.4,
+                    label=key.removeprefix(prefix).removesuffix("/kernel"))
+        ax.set_xlabel("epoch")
+        ax.set_title(label, fontsize=10)
+        if logy:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)

@@ -170,14 +170,17 @@ def test_sweep_bad_grids_raise_clear_errors():
         sweep(MLP((4, 1)), Classification(2), "adamx", {"learning_rate": [0.1]}, d, d, FitConfig(epochs=1))
 
 
-def test_bench_sweep_quick_run_writes_its_ratios(tmp_path):
-    from experiments import bench_sweep
+def test_bench_training_quick_run_writes_its_ratios(tmp_path):
+    from experiments import bench_training
 
-    res = bench_sweep.main(["--quick", "--out", str(tmp_path)])
-    assert res["sweep"]["members"] == 32 and res["single"]["members"] == 1
+    res = bench_training.main(["--quick", "--out", str(tmp_path)])
+    assert res["sweep"]["members"] == 32
+    assert res["single_one_device"]["members"] == res["single_default_mesh"]["members"] == 1
     assert res["ratios"]["sweep_32_vs_single"] > 0 and res["ratios"]["sweep_32_vs_single_cold"] > 0
-    assert res["sweep"]["best"]["learning_rate"] in bench_sweep.LEARNING_RATES
-    assert (tmp_path / "results.json").exists() and "sweep / single" in (tmp_path / "results.md").read_text()
+    assert res["ratios"]["diagnostics_overhead"] > 0 and res["diagnostics"]["seeds"] == 8
+    assert res["sweep"]["best"]["learning_rate"] in bench_training.LEARNING_RATES
+    assert (tmp_path / "results.json").exists()
+    assert "sweep / single on one device" in (tmp_path / "results.md").read_text()
 
 
 def test_optimizers_quick_run(tmp_path):

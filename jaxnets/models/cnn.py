@@ -82,7 +82,9 @@ class ConvBlock(nn.Module):
                    kernel_init=self.kernel_init, name="conv")(x)
         if self.batch_norm:
             x = nn.BatchNorm(use_running_average=not train, momentum=0.9, name="bn")(x)
-        return get_activation(self.activation)(x)
+        x = get_activation(self.activation)(x)
+        self.sow("intermediates", "activation", x)  # recorded only under FitConfig(diagnostics=True)
+        return x
 
 
 class LeNet5(nn.Module):

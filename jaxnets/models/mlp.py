@@ -93,6 +93,7 @@ class MLP(nn.Module):
             elif self.norm == "layer":
                 x = nn.LayerNorm(name=f"norm_{i}")(x)
             x = act(x)
+            self.sow("intermediates", f"activation_{i}", x)  # recorded only under FitConfig(diagnostics=True)
             if self.dropout_rate > 0:
                 x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
         return nn.Dense(self.features[-1], kernel_init=init, name="output")(x)

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxnets.train.diagnostics import epoch_diagnostics
 from jaxnets.train.shuffle import batch_rows, epoch_key, epoch_order, num_batches
 from jaxnets.train.state import TrainState
 from jaxnets.train.step import make_eval_step, make_train_step
@@ -88,9 +89,10 @@ def make_run_chunk(objective, config, has_val: bool, data_multiple: int = 1, con
 
     Epoch ids past `config.epochs` are skipped with `lax.cond` (its predicate is the same for every
     member, so it stays a real branch under vmap): every host call reuses one compiled program.
-    logs per epoch: train / val metric sums, ran (the epoch was applied), stopped, diverged, best_epoch.
+    logs per epoch: train / val metric sums, ran (the epoch was applied), stopped, diverged, best_epoch,
+    and with `config.diagnostics` the epoch's diagnostics (`diagnostics.epoch_diagnostics`).
     """
-    train_step = make_train_step(objective)
+    train_step = make_train_step(objective, diagnostics=config.diagnostics)
     tree_where = lambda c, a, b: jax.tree_util.tree_map(lambda x, y: jnp.where(c, x, y), a, b)
     # Best parameters are only read back when restoring them: otherwise no select per parameter.
     track_best = config.restore_best  # resolved: a bool
@@ -103,8 +105,11 @@ def make_run_chunk(objective, config, has_val: bool, data_multiple: int = 1, con
         if config.shuffle and order is None:
             order = epoch_order(epoch_key(st.rng, epoch), n)
         steps = jnp.arange(num_batches(n, config.batch_size))
-        step = lambda s, i: train_step(s, _gather(train, order, i, config.batch_size, data_multiple, constrain))
-        new, sums = jax.lax.scan(step, st, steps)
+        def step(s, i):
+            out = train_step(s, _gather(train, order, i, config.batch_size, data_multiple, constrain))
+            return out[0], out[1:]
+
+        new, (sums, *diag) = jax.lax.scan(step, st, steps)
         train_sums = _sum0(sums)
         train_loss = train_sums["loss_sum"] / jnp.maximum(train_sums["count"], 1.0)
         finite = jnp.isfinite(train_loss) & _all_finite(new.params)
@@ -132,8 +137,11 @@ def make_run_chunk(objective, config, has_val: bool, data_multiple: int = 1, con
             stopped=stopped,
             diverged=carry.diverged | (~finite & ~frozen),
         )
-        return carry, {"train": train_sums, "val": val_sums, "ran": ok, "stopped": carry.stopped,
-                       "diverged": carry.diverged, "best_epoch": carry.best_epoch}
+        logs = {"train": train_sums, "val": val_sums, "ran": ok, "stopped": carry.stopped,
+                "diverged": carry.diverged, "best_epoch": carry.best_epoch}
+        if diag:
+            logs["diagnostics"] = epoch_diagnostics(diag[0])
+        return carry, logs
 
     def run_chunk(carry: LoopCarry, train: dict, val: dict | None, epoch_ids: jax.Array):
         n = jax.tree_util.tree_leaves(train)[0].shape[0]

@@ -32,7 +32,9 @@ class FitConfig:
     evaluation batch; progress: a bar on a terminal, else a plain line per quarter of the epochs, and
     a last line saying where each member stopped (jaxnets.train.progress); on_divergence: "raise"
     (`TrainingDiverged` as soon as a member's loss or parameters turn NaN/inf) or "stop" (that member
-    stops with its last good state, the others train on: `FitResult.diverged` says which; sweeps).
+    stops with its last good state, the others train on: `FitResult.diverged` says which; sweeps);
+    diagnostics: log per-layer gradient norms, update/parameter ratios, activation statistics, dead
+    units, the learning rate and the global gradient norm per epoch (`jaxnets.train.diagnostics`).
     """
 
     epochs: int
@@ -47,6 +49,7 @@ class FitConfig:
     checkpoint_every: int | None = None
     progress: bool = True
     on_divergence: str = "raise"
+    diagnostics: bool = False
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -63,6 +66,8 @@ class FitConfig:
             raise TypeError(f"FitConfig.restore_best must be True, False or None, got {self.restore_best!r}")
         if self.monitor not in ("val_loss", "train_loss"):
             raise ValueError(f"FitConfig.monitor must be 'val_loss' or 'train_loss', got {self.monitor!r}")
+        if not isinstance(self.diagnostics, bool):
+            raise TypeError(f"FitConfig.diagnostics must be True or False, got {self.diagnostics!r}")
         if self.on_divergence not in ("raise", "stop"):
             raise ValueError(f"FitConfig.on_divergence must be 'raise' or 'stop', got {self.on_divergence!r}")
 
@@ -152,6 +157,8 @@ def _history(logs: dict) -> dict[str, np.ndarray]:
     for split in ("train", "val"):
         for k, v in finalize_metrics(logs[split]).items():
             out[f"{split}_{k}"] = np.where(ran.reshape(ran.shape + (1,) * (v.ndim - ran.ndim)), v, np.nan)
+    for k, v in logs.get("diagnostics", {}).items():  # "grad_norm/hidden_0/kernel" … [members, epochs]
+        out[k] = np.where(ran, np.asarray(v, np.float64), np.nan)
     return out
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import jax
 import optax
 
+from jaxnets.train.diagnostics import CAPTURED, step_diagnostics
 from jaxnets.train.state import TrainState
 
 
@@ -26,9 +27,13 @@ def _player_loss(objective, apply_fn, player: str, params: dict, variables, batc
     return lambda own: objective(apply_fn, {**others, player: own}, variables, batch, key, True, player=player)
 
 
-def make_train_step(objective) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
-    """(state, batch) -> (state', metric_sums). The dropout/noise key is fold_in(rng, step)."""
+def make_train_step(objective, diagnostics: bool = False) -> Callable[[TrainState, dict], tuple]:
+    """(state, batch) -> (state', metric_sums), or (state', metric_sums, diagnostics) with
+    diagnostics=True (`jaxnets.train.diagnostics`). The dropout/noise key is fold_in(rng, step)."""
     players = _players(objective)
+    if diagnostics and players is not None:
+        raise ValueError(f"FitConfig(diagnostics=True) is for one-player objectives; {type(objective).__name__} "
+                         f"has players {players}")
 
     def train_step(state: TrainState, batch: dict):
         rng = jax.random.fold_in(state.rng, state.step)
@@ -36,12 +41,23 @@ def make_train_step(objective) -> Callable[[TrainState, dict], tuple[TrainState,
         if state.hyper:  # this member's settings of the objective (a sweep's l2, label smoothing …)
             batch["hyper"] = state.hyper
         if players is None:
-            grad_fn = jax.value_and_grad(lambda p: objective(state.apply_fn, p, state.variables, batch, rng, True),
+            # An (empty) intermediates collection makes the model's `sow` calls record, as a mutable
+            # collection of the training forward pass: the activations come back with the new variables.
+            variables = {**state.variables, CAPTURED: {}} if diagnostics else state.variables
+            grad_fn = jax.value_and_grad(lambda p: objective(state.apply_fn, p, variables, batch, rng, True),
                                          has_aux=True)
             (_, (metrics, new_vars)), grads = grad_fn(state.params)
+            captured = None
+            if diagnostics:
+                new_vars = dict(new_vars)
+                captured = new_vars.pop(CAPTURED, None)
             updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
             params = optax.apply_updates(state.params, updates)
-            return state.replace(step=state.step + 1, params=params, opt_state=opt_state, variables=new_vars), metrics
+            new = state.replace(step=state.step + 1, params=params, opt_state=opt_state, variables=new_vars)
+            if diagnostics:
+                return new, metrics, step_diagnostics(grads, updates, state.params, params, captured,
+                                                      batch["mask"], opt_state)
+            return new, metrics
 
         params, opt_state, variables, metrics = dict(state.params), dict(state.opt_state), state.variables, {}
         for i, player in enumerate(players):
