@@ -27,6 +27,7 @@ EXPERIMENTS = {
     "latent_space": "2-D VAE on digits: beta 0.5/1/4 with and without KL annealing, active units, latent plots",
     "gan_modes": "8-Gaussian ring: modes covered by GAN settings (R1, minimax, collapse); a digits GAN",
     "optimizers": "SGD / momentum / Nesterov / RMSProp / Adam / AdamW, each at its best swept learning rate",
+    "vanishing_and_dying": "10-layer MLP, sigmoid / tanh / relu / leaky_relu: gradient per layer, dead units",
     "benchmark": "speed: jaxnets vs the seed's NumPy loop vs PyTorch-CPU (what `make bench` runs)",
     "bench_sequences": "speed: char Transformer, LSTM, GRU and char LSTM, jaxnets vs PyTorch-CPU (in `make bench`)",
     "bench_training": "speed: a 32-member learning-rate sweep in one program vs one setting; diagnostics' cost",

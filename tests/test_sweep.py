@@ -183,6 +183,23 @@ def test_bench_training_quick_run_writes_its_ratios(tmp_path):
     assert "sweep / single on one device" in (tmp_path / "results.md").read_text()
 
 
+def test_optimizers_tune_and_verdict():
+    """The experiment's pieces on two optimizers and a small grid (the whole --quick run is slow-marked)."""
+    from experiments import optimizers
+    from jaxnets.data import load_embedded, prepare
+
+    splits = prepare(load_embedded("breast_cancer"), test_size=0.2, val_size=0.15, seed=42)
+    preset = optimizers.Preset(epochs=3, seeds=2, learning_rates=(1e-3, 1e-1))
+    found = {o: optimizers.tune(o, splits, (4, 1), preset, False) for o in ("sgd", "adam")}
+    for r in found.values():
+        assert r["learning_rate"] in preset.learning_rates and r["members"] == 4
+        assert r["history"]["val_loss"].shape == (2, 3) and np.asarray(r["val_loss_by_rate"]).shape == (2, 2)
+    v = optimizers.verdict("breast_cancer", found)
+    best = max(found, key=lambda o: found[o]["test_accuracy"]["mean"])
+    assert v.startswith(f"breast_cancer: {best} has the best test accuracy")
+
+
+@pytest.mark.slow
 def test_optimizers_quick_run(tmp_path):
     from experiments import optimizers
 
