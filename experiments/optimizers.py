@@ -107,7 +107,8 @@ def run(argv=None) -> dict:
                         f"{dataset}: each optimizer at its chosen learning rate")
         line_plot(np.log10(preset.learning_rates), {o: r["val_loss_by_rate"] for o, r in found.items()},
                   out / f"{dataset}_val_loss_vs_learning_rate.png", xlabel="log10 learning rate",
-                  ylabel="validation loss", title=f"{dataset}: validation loss after {preset.epochs} epochs",
+                  ylabel="validation loss (best epoch)",
+                  title=f"{dataset}: {preset.epochs} epochs, {preset.seeds} seeds",
                   logy=True)
         results["datasets"][dataset] = {"model": list(MODELS[dataset]), "optimizers": found, "verdict": v,
                                         "n_train": len(splits.train["y"]), "n_val": len(splits.val["y"]),

@@ -26,3 +26,8 @@ def test_readme_estimator_example_runs_verbatim():
     out = _run_first_block_after("## scikit-learn estimators")
     folds = [float(v) for v in re.findall(r"[01]\.\d+", out)]
     assert len(folds) == 3 and min(folds) > 0.85, out
+
+
+def test_readme_sweep_example_runs_verbatim():
+    out = _run_first_block_after("## Sweeps and diagnostics")
+    assert "'learning_rate'" in out and "'weight_decay'" in out and "| learning_rate | weight_decay |" in out
