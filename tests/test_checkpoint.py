@@ -109,3 +109,23 @@ def test_restore_from_empty_dir_is_a_clear_error(tmp_path):
         Checkpointer(tmp_path).restore(init_carry(create_states(model, make_optimizer("sgd", 1e-2), [0], d["x"])))
     with pytest.raises(ValueError, match="keep must be >= 1"):
         Checkpointer(tmp_path, keep=0)
+
+
+def test_resume_with_reduce_on_plateau_and_diagnostics_is_bit_identical(tmp_path):
+    """The plateau state (best loss, counters, scale) is part of the checkpointed loop state, and the
+    diagnostics' logs (keys such as "grad_norm/hidden_0/kernel") come back from disk."""
+    from jaxnets.train import Plateau
+
+    model, d, v = _setup()
+    obj = Classification(2)
+    kw = dict(batch_size=16, checkpoint_every=3, progress=False, reduce_on_plateau=Plateau(patience=1),
+              diagnostics=True)
+    fresh = lambda: create_states(model, make_optimizer("adam", 5e-2), [0, 1], d["x"])
+    full = fit(fresh(), obj, d, v, FitConfig(epochs=9, **kw))
+    ck = Checkpointer(tmp_path)
+    fit(fresh(), obj, d, v, FitConfig(epochs=6, **kw), checkpointer=ck)
+    resumed = fit(fresh(), obj, d, v, FitConfig(epochs=9, **kw), checkpointer=ck, resume=True)
+    chex.assert_trees_all_equal(resumed.state.params, full.state.params)
+    assert "grad_norm/hidden_0/kernel" in full.history and set(resumed.history) == set(full.history)
+    for k in full.history:
+        np.testing.assert_array_equal(resumed.history[k], full.history[k])

@@ -212,3 +212,58 @@ def test_optimizers_quick_run(tmp_path):
     assert r["verdict"].startswith("breast_cancer: ") and "best test accuracy" in r["verdict"]
     for name in ("test_accuracy", "learning_curves", "val_loss_vs_learning_rate"):
         assert (tmp_path / f"breast_cancer_{name}.png").stat().st_size > 0
+
+
+def _plateau_reference(losses, p):
+    """optax's rule, one value per epoch, in plain Python: the scale each next epoch trains with."""
+    best, count, cooldown, scale, out = np.inf, 0, 0, 1.0, []
+    for v in losses:
+        if v < (1 - p.rtol) * best - p.atol:
+            best, count = v, 0
+        else:
+            count += 1
+        if cooldown > 0:
+            count, cooldown = 0, cooldown - 1
+        elif count == p.patience:
+            scale, count, cooldown = max(scale * p.factor, p.min_scale), 0, p.cooldown
+        out.append(scale)
+    return np.asarray(out)
+
+
+def test_reduce_on_plateau_follows_the_validation_loss_and_scales_the_updates():
+    """One full-batch SGD step per epoch, so each epoch's update is lr·scale·g exactly; the scale
+    sequence equals the rule replayed on the logged validation losses."""
+    from jaxnets.train import Plateau
+
+    d, v = _toy(n=32, seed=0), _toy(n=32, seed=5)
+    v["y"] = np.random.default_rng(5).integers(0, 2, 32).astype(np.int32)  # labels unrelated to x: it stalls
+    p = Plateau(factor=0.5, patience=2, cooldown=1)
+    lr = 0.5
+    st = create_states(MLP((8, 1)), make_optimizer("sgd", lr), [0, 1], d["x"])
+    r = fit(st, Classification(2), d, v, FitConfig(epochs=30, batch_size=32, shuffle=False, progress=False,
+                                                   diagnostics=True, reduce_on_plateau=p, restore_best=False))
+    for m in range(2):
+        scales = r.history["lr_scale"][m]
+        np.testing.assert_allclose(scales, _plateau_reference(r.history["val_loss"][m], p), rtol=1e-6)
+        in_force = np.concatenate([[1.0], scales[:-1]])
+        np.testing.assert_allclose(r.history["learning_rate"][m], lr * in_force, rtol=1e-6)
+        w = r.history["param_norm/output/kernel"][m]
+        before = np.concatenate([[float(np.linalg.norm(st.params["output"]["kernel"][m]))], w[:-1]])
+        step = r.history["update_ratio/output/kernel"][m] * np.maximum(before, w)
+        np.testing.assert_allclose(step, lr * in_force * r.history["grad_norm/output/kernel"][m], rtol=1e-4)
+    assert (r.history["lr_scale"] < 1).any()  # the rate was reduced: the checks above saw both regimes
+
+
+def test_reduce_on_plateau_bad_configs():
+    from jaxnets.train import Plateau
+
+    with pytest.raises(ValueError, match=r"Plateau.factor must be in \(0, 1\)"):
+        Plateau(factor=1.5)
+    with pytest.raises(ValueError, match="Plateau.patience must be an int >= 1"):
+        Plateau(patience=0)
+    with pytest.raises(TypeError, match="reduce_on_plateau must be a jaxnets.train.Plateau"):
+        FitConfig(epochs=1, reduce_on_plateau={"factor": 0.5})
+    d = _toy()
+    st = create_states(MLP((4, 1)), make_optimizer("sgd", 0.1), [0], d["x"])
+    with pytest.raises(ValueError, match="reduce_on_plateau watches the validation loss, but no validation"):
+        fit(st, Classification(2), d, None, FitConfig(epochs=1, reduce_on_plateau=Plateau()))

@@ -15,6 +15,7 @@ from jaxnets.train.objectives import (
 from jaxnets.train.optim import (
     OPTIMIZERS,
     SCHEDULES,
+    Plateau,
     PlayerOptimizers,
     decay_mask,
     make_optimizer,
@@ -32,7 +33,8 @@ __all__ = [
     "loss_gradients", "batch_indices", "epoch_key",
     "Augmented", "Classification", "Regression", "TokenClassification", "apply_model", "finalize_metrics",
     "ELBO", "GANObjective", "Reconstruction", "contractive_penalty", "corrupt", "encoder_jacobian",
-    "OPTIMIZERS", "SCHEDULES", "decay_mask", "PlayerOptimizers", "make_optimizer", "make_schedule", "player_optimizers",
+    "OPTIMIZERS", "SCHEDULES", "Plateau", "decay_mask", "PlayerOptimizers", "make_optimizer", "make_schedule",
+    "player_optimizers",
     "TrainState", "create_state", "create_states", "member", "stack",
     "make_eval_step", "make_train_step",
     "make_predict_fn", "predict", "predict_classes", "predict_logits", "probabilities",

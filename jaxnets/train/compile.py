@@ -105,7 +105,8 @@ def compile_program(state: TrainState, objective, train: dict, val: dict | None,
     def start(state):
         # Copies: the carry is donated later, and must never share buffers with the caller's state.
         state = jax.tree_util.tree_map(jnp.copy, _pad(state, members))
-        return jax.vmap(member_carry)(state, jnp.arange(members) >= n)  # padding members: stopped
+        stopped = jnp.arange(members) >= n  # padding members: stopped
+        return jax.vmap(lambda s, stop: member_carry(s, stop, config.reduce_on_plateau))(state, stopped)
 
     def finish(carry):
         final = carry.state

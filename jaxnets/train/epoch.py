@@ -30,18 +30,21 @@ class LoopCarry:
     wait: jax.Array
     stopped: jax.Array
     diverged: jax.Array
+    plateau: Any = None  # optax's ReduceLROnPlateauState under FitConfig(reduce_on_plateau=...)
 
 
-def member_carry(state: TrainState, stopped: jax.Array) -> LoopCarry:
-    """A fresh carry for one member (vmapped by the caller). stopped: True for padding members."""
+def member_carry(state: TrainState, stopped: jax.Array, plateau=None) -> LoopCarry:
+    """A fresh carry for one member (vmapped by the caller). stopped: True for padding members;
+    plateau: FitConfig.reduce_on_plateau (a `Plateau`) or None."""
     return LoopCarry(state=state, best_params=state.params, best_variables=state.variables,
                      best_loss=jnp.asarray(jnp.inf, jnp.float32), best_epoch=jnp.asarray(-1, jnp.int32),
-                     wait=jnp.asarray(0, jnp.int32), stopped=stopped, diverged=jnp.asarray(False))
+                     wait=jnp.asarray(0, jnp.int32), stopped=stopped, diverged=jnp.asarray(False),
+                     plateau=None if plateau is None else plateau.transform().init(None))
 
 
-def init_carry(state: TrainState) -> LoopCarry:
+def init_carry(state: TrainState, plateau=None) -> LoopCarry:
     """A fresh carry for a stacked state [N, ...] (what checkpoints hold; a template to restore into)."""
-    return jax.vmap(member_carry)(state, jnp.zeros(state.step.shape[0], bool))
+    return jax.vmap(lambda s, stop: member_carry(s, stop, plateau))(state, jnp.zeros(state.step.shape[0], bool))
 
 
 def _gather(data: dict, order, step, batch_size: int, data_multiple: int, constrain) -> dict:
@@ -96,6 +99,7 @@ def make_run_chunk(objective, config, has_val: bool, data_multiple: int = 1, con
     tree_where = lambda c, a, b: jax.tree_util.tree_map(lambda x, y: jnp.where(c, x, y), a, b)
     # Best parameters are only read back when restoring them: otherwise no select per parameter.
     track_best = config.restore_best  # resolved: a bool
+    plateau_tx = None if config.reduce_on_plateau is None else config.reduce_on_plateau.transform()
     on_val = has_val and config.monitor == "val_loss"
 
     def epoch_fn(carry: LoopCarry, x, train, val):
@@ -106,7 +110,10 @@ def make_run_chunk(objective, config, has_val: bool, data_multiple: int = 1, con
             order = epoch_order(epoch_key(st.rng, epoch), n)
         steps = jnp.arange(num_batches(n, config.batch_size))
         def step(s, i):
-            out = train_step(s, _gather(train, order, i, config.batch_size, data_multiple, constrain))
+            batch = _gather(train, order, i, config.batch_size, data_multiple, constrain)
+            if carry.plateau is not None:  # this epoch's learning-rate scale (see train_step)
+                batch["lr_scale"] = carry.plateau.scale
+            out = train_step(s, batch)
             return out[0], out[1:]
 
         new, (sums, *diag) = jax.lax.scan(step, st, steps)
@@ -136,11 +143,15 @@ def make_run_chunk(objective, config, has_val: bool, data_multiple: int = 1, con
             wait=wait,
             stopped=stopped,
             diverged=carry.diverged | (~finite & ~frozen),
+            plateau=None if carry.plateau is None else tree_where(
+                ok, plateau_tx.update((), carry.plateau, value=monitor)[1], carry.plateau),
         )
         logs = {"train": train_sums, "val": val_sums, "ran": ok, "stopped": carry.stopped,
                 "diverged": carry.diverged, "best_epoch": carry.best_epoch}
         if diag:
             logs["diagnostics"] = epoch_diagnostics(diag[0])
+        if carry.plateau is not None:  # the scale the next epoch trains with
+            logs["lr_scale"] = jnp.asarray(carry.plateau.scale, jnp.float32)
         return carry, logs
 
     def run_chunk(carry: LoopCarry, train: dict, val: dict | None, epoch_ids: jax.Array):

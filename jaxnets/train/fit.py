@@ -17,6 +17,7 @@ from jaxnets import distributed
 from jaxnets.train.compile import FitProgram, compile_program, pad_carry, state_sharding, unpad
 from jaxnets.train.epoch import LoopCarry, init_carry
 from jaxnets.train.objectives import finalize_metrics
+from jaxnets.train.optim import Plateau
 from jaxnets.train.progress import Progress
 from jaxnets.train.state import TrainState
 
@@ -34,7 +35,9 @@ class FitConfig:
     (`TrainingDiverged` as soon as a member's loss or parameters turn NaN/inf) or "stop" (that member
     stops with its last good state, the others train on: `FitResult.diverged` says which; sweeps);
     diagnostics: log per-layer gradient norms, update/parameter ratios, activation statistics, dead
-    units, the learning rate and the global gradient norm per epoch (`jaxnets.train.diagnostics`).
+    units, the learning rate and the global gradient norm per epoch (`jaxnets.train.diagnostics`);
+    reduce_on_plateau: a `Plateau` that scales the optimizer's updates down when the monitored loss
+    stalls (history["lr_scale"]: the scale each next epoch trains with).
     """
 
     epochs: int
@@ -50,6 +53,7 @@ class FitConfig:
     progress: bool = True
     on_divergence: str = "raise"
     diagnostics: bool = False
+    reduce_on_plateau: Plateau | None = None
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -66,6 +70,9 @@ class FitConfig:
             raise TypeError(f"FitConfig.restore_best must be True, False or None, got {self.restore_best!r}")
         if self.monitor not in ("val_loss", "train_loss"):
             raise ValueError(f"FitConfig.monitor must be 'val_loss' or 'train_loss', got {self.monitor!r}")
+        if self.reduce_on_plateau is not None and not isinstance(self.reduce_on_plateau, Plateau):
+            raise TypeError(f"FitConfig.reduce_on_plateau must be a jaxnets.train.Plateau or None, got "
+                            f"{self.reduce_on_plateau!r}")
         if not isinstance(self.diagnostics, bool):
             raise TypeError(f"FitConfig.diagnostics must be True or False, got {self.diagnostics!r}")
         if self.on_divergence not in ("raise", "stop"):
@@ -80,6 +87,9 @@ class FitConfig:
             if self.patience is not None:
                 raise ValueError(f"FitConfig.patience={self.patience} stops on the validation loss, but no "
                                  f"validation data was given: {fix}")
+            if self.reduce_on_plateau is not None:
+                raise ValueError(f"FitConfig.reduce_on_plateau watches the validation loss, but no validation data "
+                                 f"was given: {fix}")
             if self.restore_best:
                 raise ValueError("FitConfig.restore_best=True restores the best validation-loss parameters, but no "
                                  f"validation data was given: {fix}, or restore_best=False")
@@ -157,6 +167,8 @@ def _history(logs: dict) -> dict[str, np.ndarray]:
     for split in ("train", "val"):
         for k, v in finalize_metrics(logs[split]).items():
             out[f"{split}_{k}"] = np.where(ran.reshape(ran.shape + (1,) * (v.ndim - ran.ndim)), v, np.nan)
+    if "lr_scale" in logs:
+        out["lr_scale"] = np.where(ran, np.asarray(logs["lr_scale"], np.float64), np.nan)
     for k, v in logs.get("diagnostics", {}).items():  # "grad_norm/hidden_0/kernel" … [members, epochs]
         out[k] = np.where(ran, np.asarray(v, np.float64), np.nan)
     return out
@@ -228,7 +240,7 @@ def fit(state: TrainState, objective, train: dict, val: dict | None = None, conf
     if resume:
         if checkpointer is None:
             raise ValueError("resume=True needs a checkpointer")
-        template = jax.eval_shape(init_carry, state)
+        template = jax.eval_shape(lambda s: init_carry(s, config.reduce_on_plateau), state)
         restored, past, start = checkpointer.restore(template, sharding=distributed.replicated(mesh))
         carry = pad_carry(restored, members, mesh)
         history.append(past)

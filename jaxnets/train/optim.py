@@ -4,6 +4,7 @@ trains N settings in one compiled program (see sweep.py). Weight decay never tou
 scales or embeddings (`decay_mask`)."""
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import numbers
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import optax
+import optax.contrib
 
 # name -> (factory(learning_rate, **kw), default kwargs)
 OPTIMIZERS: dict[str, tuple[Callable, dict]] = {
@@ -114,6 +116,39 @@ def make_optimizer(
     if clip_norm is not None:
         tx = optax.chain(optax.clip_by_global_norm(clip_norm), tx)
     return tx
+
+
+@dataclasses.dataclass(frozen=True)
+class Plateau:
+    """Reduce the learning rate when the monitored loss stops improving (`FitConfig(reduce_on_plateau=
+    Plateau(...))`): after `patience` epochs without a relative improvement of `rtol` (and absolute
+    `atol`), every update is scaled by `factor` once more, never below `min_scale`, then `cooldown`
+    epochs pass before counting again. The loss is FitConfig.monitor's (the validation loss by
+    default), read once per epoch; the decision is `optax.contrib.reduce_on_plateau`'s own."""
+
+    factor: float = 0.5
+    patience: int = 5
+    rtol: float = 1e-4
+    atol: float = 0.0
+    cooldown: int = 0
+    min_scale: float = 0.0
+
+    def __post_init__(self):
+        if not 0 < self.factor < 1:
+            raise ValueError(f"Plateau.factor must be in (0, 1), got {self.factor}")
+        for name in ("patience", "cooldown"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < (1 if name == "patience" else 0):
+                raise ValueError(f"Plateau.{name} must be an int >= {1 if name == 'patience' else 0}, got {v!r}")
+        for name in ("rtol", "atol", "min_scale"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"Plateau.{name} must be >= 0, got {getattr(self, name)}")
+
+    def transform(self) -> optax.GradientTransformationExtraArgs:
+        """The optax transformation whose state and per-epoch update the engine uses (one value per call)."""
+        return optax.contrib.reduce_on_plateau(factor=self.factor, patience=self.patience, rtol=self.rtol,
+                                               atol=self.atol, cooldown=self.cooldown, accumulation_size=1,
+                                               min_scale=self.min_scale)
 
 
 class PlayerOptimizers:

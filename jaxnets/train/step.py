@@ -27,6 +27,14 @@ def _player_loss(objective, apply_fn, player: str, params: dict, variables, batc
     return lambda own: objective(apply_fn, {**others, player: own}, variables, batch, key, True, player=player)
 
 
+def _scaled(updates, batch: dict):
+    """The optimizer's updates times the epoch's learning-rate scale, when the engine reduces the rate on
+    a plateau (batch["lr_scale"], from `FitConfig.reduce_on_plateau`)."""
+    if "lr_scale" not in batch:
+        return updates
+    return jax.tree_util.tree_map(lambda u: u * batch["lr_scale"].astype(u.dtype), updates)
+
+
 def make_train_step(objective, diagnostics: bool = False) -> Callable[[TrainState, dict], tuple]:
     """(state, batch) -> (state', metric_sums), or (state', metric_sums, diagnostics) with
     diagnostics=True (`jaxnets.train.diagnostics`). The dropout/noise key is fold_in(rng, step)."""
@@ -52,11 +60,13 @@ def make_train_step(objective, diagnostics: bool = False) -> Callable[[TrainStat
                 new_vars = dict(new_vars)
                 captured = new_vars.pop(CAPTURED, None)
             updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
+            updates = _scaled(updates, batch)
             params = optax.apply_updates(state.params, updates)
             new = state.replace(step=state.step + 1, params=params, opt_state=opt_state, variables=new_vars)
             if diagnostics:
-                return new, metrics, step_diagnostics(grads, updates, state.params, params, captured,
-                                                      batch["mask"], opt_state)
+                diag = step_diagnostics(grads, updates, state.params, params, captured, batch["mask"], opt_state)
+                diag["learning_rate"] = diag["learning_rate"] * batch.get("lr_scale", 1.0)  # the rate in force
+                return new, metrics, diag
             return new, metrics
 
         params, opt_state, variables, metrics = dict(state.params), dict(state.opt_state), state.variables, {}
@@ -65,7 +75,7 @@ def make_train_step(objective, diagnostics: bool = False) -> Callable[[TrainStat
             loss_fn = _player_loss(objective, state.apply_fn, player, params, variables, batch, key)
             (_, (m, variables)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params[player])
             updates, opt_state[player] = state.tx.update_player(player, grads, opt_state[player], params[player])
-            params[player] = optax.apply_updates(params[player], updates)
+            params[player] = optax.apply_updates(params[player], _scaled(updates, batch))
             metrics.update(m)  # same keys each phase: the step reports the last player's view
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state, variables=variables), metrics
 
