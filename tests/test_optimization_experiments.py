@@ -34,3 +34,37 @@ def test_vanishing_and_dying_quick_run(tmp_path):
     assert set(r["models"]) == set(vd.ACTIVATIONS) and set(r["verdicts"]) == {"vanishing", "dying", "trains_faster"}
     for name in ("gradient_norm_by_layer", "dead_fraction", "learning_curves", "diagnostics_relu"):
         assert (tmp_path / f"{name}.png").stat().st_size > 0
+
+
+def test_schedules_pieces(digits):
+    from experiments import schedules
+
+    preset = schedules.Preset(epochs=3, seeds=2, learning_rates=(0.01, 0.1), features=(8, 10))
+    found = {s: schedules.study(s, digits, preset, False) for s in ("constant", "plateau")}
+    for r in found.values():
+        assert r["learning_rate"] in preset.learning_rates and r["history"]["val_loss"].shape == (2, 3)
+        final = {float(k): v for k, v in r["final_val_loss_by_rate"].items()}
+        assert final[r["learning_rate"]] == min(final.values())  # chosen on the mean final validation loss
+    assert "lr_scale_final" in found["plateau"] and "lr_scale_final" not in found["constant"]
+    assert schedules.verdict(found).startswith("constant rate: test accuracy")
+    # settled: the first epoch from which the mean stays within 5 % of the final value
+    assert schedules.settled_epoch(np.array([[4.0, 2.0, 1.02, 1.0]])) == 3
+    assert schedules.settled_epoch(np.array([[1.0, 1.0]])) == 1
+
+
+def test_step_schedule_decays_tenfold_at_half_and_three_quarters():
+    from jaxnets.train import make_schedule
+
+    s = make_schedule("step", 0.1, total_steps=100)
+    np.testing.assert_allclose([float(s(t)) for t in (0, 49, 50, 74, 75, 99)], [0.1, 0.1, 0.01, 0.01, 1e-3, 1e-3],
+                               rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_schedules_quick_run(tmp_path):
+    from experiments import schedules
+
+    r = schedules.run(["--quick", "--no-progress", "--no-compile-cache", "--out", str(tmp_path)])
+    assert set(r["models"]) == set(schedules.SCHEDULES) and r["verdict"]
+    for name in ("learning_curves", "val_loss", "test_accuracy"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 0

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxnets.models.mlp import _initializer
+from jaxnets.models.mlp import _initializer, compute_dtype, float32
 from jaxnets.nn.activations import get_activation
 from jaxnets.nn.conv import _padding, avg_pool, check_images, conv2d, global_avg_pool, max_pool
 from jaxnets.nn.receptive_field import Layer
@@ -55,13 +56,17 @@ class Conv2D(nn.Module):
     use_bias: bool = True
     kernel_init: str = "he_normal"
     impl: str = "auto"
+    dtype: Any = None  # compute dtype (None: the inputs'); the parameters stay float32
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         k = self.param("kernel", _initializer(self.kernel_init), (self.kernel, self.kernel, x.shape[-1], self.features))
+        if self.dtype is not None:
+            x, k = x.astype(self.dtype), k.astype(self.dtype)
         y = conv2d(x, k, stride=self.stride, padding=self.padding, impl=self.impl)
         if self.use_bias:
-            y = y + self.param("bias", nn.initializers.zeros_init(), (self.features,)).reshape(1, 1, 1, -1)
+            b = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+            y = y + b.astype(y.dtype).reshape(1, 1, 1, -1)
         return y
 
 
@@ -75,13 +80,15 @@ class ConvBlock(nn.Module):
     activation: str = "relu"
     batch_norm: bool = False
     kernel_init: str = "he_normal"
+    precision: str = "float32"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        dtype = compute_dtype("ConvBlock", self.precision)
         x = Conv2D(self.features, self.kernel, self.stride, self.padding, use_bias=not self.batch_norm,
-                   kernel_init=self.kernel_init, name="conv")(x)
+                   kernel_init=self.kernel_init, dtype=dtype, name="conv")(x)
         if self.batch_norm:
-            x = nn.BatchNorm(use_running_average=not train, momentum=0.9, name="bn")(x)
+            x = nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=dtype, name="bn")(x)
         x = get_activation(self.activation)(x)
         self.sow("intermediates", "activation", x)  # recorded only under FitConfig(diagnostics=True)
         return x
@@ -102,8 +109,10 @@ class LeNet5(nn.Module):
     pool: str = "max"
     activation: str = "relu"
     kernel_init: str = "he_normal"
+    precision: str = "float32"
 
     def __post_init__(self):
+        compute_dtype("LeNet5", self.precision)
         _positive("LeNet5", "channels", self.channels)
         _positive("LeNet5", "hidden", self.hidden)
         _check_common("LeNet5", self.num_classes, self.activation, self.kernel_init)
@@ -123,15 +132,16 @@ class LeNet5(nn.Module):
         _check_input(self, x)
         for i, c in enumerate(self.channels):
             x = ConvBlock(c, self.kernel, padding=self.padding, activation=self.activation,
-                          kernel_init=self.kernel_init, name=f"conv_{i}")(x, train)
+                          kernel_init=self.kernel_init, precision=self.precision, name=f"conv_{i}")(x, train)
             x = POOLS[self.pool](x, 2)
         if features_only:
-            return x
+            return float32(x)
         x = x.reshape(x.shape[0], -1)
         act, init = get_activation(self.activation), _initializer(self.kernel_init)
+        dtype = compute_dtype("LeNet5", self.precision)
         for i, h in enumerate(self.hidden):
-            x = act(nn.Dense(h, kernel_init=init, name=f"fc_{i}")(x))
-        return nn.Dense(self.num_classes, kernel_init=init, name="output")(x)
+            x = act(nn.Dense(h, kernel_init=init, dtype=dtype, name=f"fc_{i}")(x))
+        return float32(nn.Dense(self.num_classes, kernel_init=init, dtype=dtype, name="output")(x))
 
 
 class VGG(nn.Module):
@@ -149,8 +159,10 @@ class VGG(nn.Module):
     batch_norm: bool = False
     dropout_rate: float = 0.0
     kernel_init: str = "he_normal"
+    precision: str = "float32"
 
     def __post_init__(self):
+        compute_dtype("VGG", self.precision)
         if not self.stages:
             raise ValueError("VGG.stages must hold at least one stage, e.g. ((16, 16),)")
         for s, stage in enumerate(self.stages):
@@ -177,17 +189,18 @@ class VGG(nn.Module):
         for s, stage in enumerate(self.stages):
             for i, c in enumerate(stage):
                 x = ConvBlock(c, 3, activation=self.activation, batch_norm=self.batch_norm,
-                              kernel_init=self.kernel_init, name=f"conv_{s}_{i}")(x, train)
+                              kernel_init=self.kernel_init, precision=self.precision, name=f"conv_{s}_{i}")(x, train)
             x = max_pool(x, 2)
         if features_only:
-            return x
+            return float32(x)
         x = global_avg_pool(x) if self.head == "gap" else x.reshape(x.shape[0], -1)
         act, init = get_activation(self.activation), _initializer(self.kernel_init)
+        dtype = compute_dtype("VGG", self.precision)
         for i, h in enumerate(self.hidden):
-            x = act(nn.Dense(h, kernel_init=init, name=f"fc_{i}")(x))
+            x = act(nn.Dense(h, kernel_init=init, dtype=dtype, name=f"fc_{i}")(x))
             if self.dropout_rate > 0:
                 x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-        return nn.Dense(self.num_classes, kernel_init=init, name="output")(x)
+        return float32(nn.Dense(self.num_classes, kernel_init=init, dtype=dtype, name="output")(x))
 
 
 class ResidualBlock(nn.Module):
@@ -203,20 +216,21 @@ class ResidualBlock(nn.Module):
     batch_norm: bool = True
     activation: str = "relu"
     kernel_init: str = "he_normal"
+    precision: str = "float32"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         act = get_activation(self.activation)
         y = ConvBlock(self.features, 3, self.stride, activation=self.activation, batch_norm=self.batch_norm,
-                      kernel_init=self.kernel_init, name="conv_a")(x, train)
+                      kernel_init=self.kernel_init, precision=self.precision, name="conv_a")(x, train)
         y = ConvBlock(self.features, 3, activation="linear", batch_norm=self.batch_norm,
-                      kernel_init=self.kernel_init, name="conv_b")(y, train)
+                      kernel_init=self.kernel_init, precision=self.precision, name="conv_b")(y, train)
         if not self.skip:
             return act(y)
         shortcut = x
         if self.stride != 1 or x.shape[-1] != self.features:
             shortcut = ConvBlock(self.features, 1, self.stride, activation="linear", batch_norm=self.batch_norm,
-                                 kernel_init=self.kernel_init, name="projection")(x, train)
+                                 kernel_init=self.kernel_init, precision=self.precision, name="projection")(x, train)
         return act(y + shortcut)
 
 
@@ -231,8 +245,10 @@ class ResNet(nn.Module):
     batch_norm: bool = True
     activation: str = "relu"
     kernel_init: str = "he_normal"
+    precision: str = "float32"
 
     def __post_init__(self):
+        compute_dtype("ResNet", self.precision)
         if not self.stage_features:
             raise ValueError("ResNet.stage_features must hold at least one stage width")
         _positive("ResNet", "stage_features", self.stage_features)
@@ -258,15 +274,18 @@ class ResNet(nn.Module):
     def __call__(self, x: jax.Array, train: bool = False, *, features_only: bool = False) -> jax.Array:
         _check_input(self, x)
         x = ConvBlock(self.stage_features[0], 3, activation=self.activation, batch_norm=self.batch_norm,
-                      kernel_init=self.kernel_init, name="stem")(x, train)
+                      kernel_init=self.kernel_init, precision=self.precision, name="stem")(x, train)
         for s, width in enumerate(self.stage_features):
             for b in range(self.blocks_per_stage):
                 x = ResidualBlock(width, 2 if (s > 0 and b == 0) else 1, self.skip, self.batch_norm,
-                                  self.activation, self.kernel_init, name=f"stage_{s}_block_{b}")(x, train)
+                                  self.activation, self.kernel_init, self.precision,
+                                  name=f"stage_{s}_block_{b}")(x, train)
         if features_only:
-            return x
+            return float32(x)
         x = global_avg_pool(x)
-        return nn.Dense(self.num_classes, kernel_init=_initializer(self.kernel_init), name="output")(x)
+        dtype = compute_dtype("ResNet", self.precision)
+        return float32(nn.Dense(self.num_classes, kernel_init=_initializer(self.kernel_init), dtype=dtype,
+                                name="output")(x))
 
 
 def feature_maps(model: nn.Module, variables: dict, x: jax.Array) -> jax.Array:

@@ -25,6 +25,16 @@ INITIALIZERS = {
 
 
 NORMS = (None, "batch", "layer")
+# Mixed precision: name -> the dtype layers compute in. Parameters (and so the optimizer's state) stay
+# float32 master copies; outputs are cast back to float32, so every loss is computed in float32.
+PRECISIONS = {"float32": None, "bfloat16": jnp.bfloat16}
+
+
+def compute_dtype(owner: str, precision: str):
+    """The compute dtype of a precision policy name (None: float32 throughout)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"{owner}.precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+    return PRECISIONS[precision]
 
 
 def _initializer(name: str):
@@ -45,6 +55,8 @@ class MLP(nn.Module):
     norm: None, "batch" (BatchNorm: batch statistics while training, running averages in the
     `batch_stats` collection for evaluation) or "layer" (LayerNorm), between each hidden Dense
     layer and its activation; that Dense then has no bias (the norm's offset replaces it).
+    precision: "float32", or "bfloat16" (mixed precision: layers compute in bfloat16 from float32
+    master parameters; the logits come back as float32).
     flatten_input: accept [batch, ...] (e.g. images [batch, H, W, C]) and flatten it first.
     """
 
@@ -54,6 +66,7 @@ class MLP(nn.Module):
     dropout_rate: float = 0.0
     flatten_input: bool = False
     norm: str | None = None
+    precision: str = "float32"
 
     def __post_init__(self):
         # Validate at construction so a bad config fails before any tracing, naming the field.
@@ -75,6 +88,7 @@ class MLP(nn.Module):
         _initializer(self.kernel_init)
         if self.norm not in NORMS:
             raise ValueError(f"MLP.norm must be one of {NORMS}, got {self.norm!r}")
+        compute_dtype("MLP", self.precision)
         super().__post_init__()
 
     @nn.compact
@@ -86,17 +100,23 @@ class MLP(nn.Module):
                              + (" (images? use MLP(..., flatten_input=True))" if x.ndim > 2 else ""))
         act = get_activation(self.activation)
         init = _initializer(self.kernel_init)
+        dtype = compute_dtype("MLP", self.precision)
         for i, width in enumerate(self.features[:-1]):
-            x = nn.Dense(width, kernel_init=init, use_bias=self.norm is None, name=f"hidden_{i}")(x)
+            x = nn.Dense(width, kernel_init=init, use_bias=self.norm is None, dtype=dtype, name=f"hidden_{i}")(x)
             if self.norm == "batch":
-                x = nn.BatchNorm(use_running_average=not train, momentum=0.9, name=f"norm_{i}")(x)
+                x = nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=dtype, name=f"norm_{i}")(x)
             elif self.norm == "layer":
-                x = nn.LayerNorm(name=f"norm_{i}")(x)
+                x = nn.LayerNorm(dtype=dtype, name=f"norm_{i}")(x)
             x = act(x)
             self.sow("intermediates", f"activation_{i}", x)  # recorded only under FitConfig(diagnostics=True)
             if self.dropout_rate > 0:
                 x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-        return nn.Dense(self.features[-1], kernel_init=init, name="output")(x)
+        return float32(nn.Dense(self.features[-1], kernel_init=init, dtype=dtype, name="output")(x))
+
+
+def float32(y: jax.Array) -> jax.Array:
+    """Model outputs in float32 whatever the compute dtype (a no-op for float32)."""
+    return y.astype(jnp.float32) if y.dtype == jnp.bfloat16 else y
 
 
 def count_params(params) -> int:

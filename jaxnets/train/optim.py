@@ -24,7 +24,7 @@ OPTIMIZERS: dict[str, tuple[Callable, dict]] = {
     "rmsprop": (optax.rmsprop, {}),
     "adagrad": (optax.adagrad, {}),
 }
-SCHEDULES = ("constant", "cosine", "warmup_cosine", "exponential")
+SCHEDULES = ("constant", "step", "cosine", "warmup_cosine", "exponential")
 
 
 def make_schedule(
@@ -37,6 +37,8 @@ def make_schedule(
         return learning_rate
     if not total_steps or total_steps <= 0:
         raise ValueError(f"schedule {name!r} needs total_steps > 0, got {total_steps}")
+    if name == "step":  # ×0.1 at half and again at three quarters of training (the ResNet recipe)
+        return optax.piecewise_constant_schedule(learning_rate, {total_steps // 2: 0.1, (3 * total_steps) // 4: 0.1})
     if name == "cosine":
         return optax.cosine_decay_schedule(learning_rate, total_steps)
     if name == "warmup_cosine":
