@@ -52,7 +52,7 @@ def measure(quick: bool = False, repeats: int = 3) -> dict:
     from jaxnets import distributed
 
     splits = _splits()
-    epochs = 20 if quick else 100
+    epochs = 5 if quick else 100
     one = distributed.make_mesh(devices=jax.devices()[:1])
     sides = {"sweep": ({"learning_rate": list(LEARNING_RATES)}, SEEDS, None),
              "single_default_mesh": ({"learning_rate": [LEARNING_RATES[4]]}, SEEDS[:1], None),
@@ -123,7 +123,7 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(prog="python -m experiments.bench_training", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--quick", action="store_true", help="20 epochs, 1 warm repeat (smoke test)")
+    ap.add_argument("--quick", action="store_true", help="5 epochs, 1 warm repeat (smoke test)")
     args = ap.parse_args(argv)
     setup_cpu()
     import jax
