@@ -179,7 +179,6 @@ def heatmaps(maps: dict[str, np.ndarray], path: str | Path, *, xlabels=None, yla
     return _save(fig, path)
 
 
-
 DIAGNOSTIC_PANELS = (("grad_norm/", "gradient norm ‖∂L/∂W‖", True), ("update_ratio/", "update / parameter norm", True),
                      ("act_std/", "activation std", False), ("dead_fraction/", "dead units (fraction)", False))
 

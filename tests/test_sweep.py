@@ -11,6 +11,7 @@ from jaxnets.models import MLP
 from jaxnets.train import (
     Classification,
     FitConfig,
+    Regression,
     create_state,
     create_states,
     decay_mask,
@@ -154,6 +155,8 @@ def test_sweep_bad_grids_raise_clear_errors():
     run = lambda grid, **kw: sweep(*args, grid, d, d, FitConfig(epochs=1, **QUIET), **kw)
     with pytest.raises(ValueError, match=r"unknown setting 'lerning_rate'.*'learning_rate'.*'l2'.*'dropout_rate'"):
         run({"lerning_rate": [0.1]})
+    with pytest.raises(ValueError, match=r"unknown setting 'label_smoothing'.*objective Regression: \['l2'\]"):
+        sweep(MLP((4, 1)), Regression(), "adam", {"label_smoothing": [0.1]}, d, d, FitConfig(epochs=1))
     with pytest.raises(ValueError, match=r"grid\['learning_rate'\] must be a non-empty list"):
         run({"learning_rate": []})
     with pytest.raises(ValueError, match=r"grid must be a non-empty dict"):

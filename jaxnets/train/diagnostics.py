@@ -5,13 +5,14 @@
 * ``grad_norm/<path>``: ‖∂loss/∂w‖ of each parameter (path: its tree path, e.g. ``hidden_0/kernel``);
 * ``update_ratio/<path>``: ‖Δw‖ / max(‖w‖ before, after) of the optimizer's update (≈ 1e-3 is the
   classic healthy value);
-* ``param_norm/<path>``: ‖w‖ after the step;
+* ``param_norm/<path>``: ‖w‖ after the step (an epoch logs its last step's);
 * ``act_mean/<layer>``, ``act_std/<layer>``: mean and standard deviation of the activations a model
   records with ``self.sow("intermediates", name, h)`` (MLP and ConvBlock record each hidden layer
   after its activation), over the batch's valid rows;
 * ``alive/<layer>``: per unit (last axis), whether it was non-zero for any valid example;
 * ``global_grad_norm``: ‖∂loss/∂θ‖ over all parameters, before any clipping;
-* ``learning_rate``: the rate the optimizer applied (an injected hyper-parameter; NaN if none).
+* ``learning_rate``: the rate the optimizer applied (its injected hyper-parameter, times the plateau
+  scale under `FitConfig(reduce_on_plateau=...)`; NaN if the optimizer injects none).
 
 `epoch_diagnostics` reduces an epoch's steps: the mean over steps, except ``alive``, which becomes
 ``dead_fraction/<layer>``: the fraction of units that were zero on every example of the epoch (a

@@ -109,6 +109,7 @@ def make_run_chunk(objective, config, has_val: bool, data_multiple: int = 1, con
         if config.shuffle and order is None:
             order = epoch_order(epoch_key(st.rng, epoch), n)
         steps = jnp.arange(num_batches(n, config.batch_size))
+
         def step(s, i):
             batch = _gather(train, order, i, config.batch_size, data_multiple, constrain)
             if carry.plateau is not None:  # this epoch's learning-rate scale (see train_step)

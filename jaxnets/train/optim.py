@@ -94,11 +94,9 @@ def make_optimizer(
         kw["weight_decay"] = kw["weight_decay"] if weight_decay is None else weight_decay
     elif weight_decay is not None:
         kw["weight_decay"] = weight_decay
-    for k, v in kw.items():
-        if isinstance(v, numbers.Real) and not isinstance(v, bool) and k != "momentum":
+    for k, v in kw.items():  # momentum, β₁, ε, weight decay …: none is meaningful below 0
+        if isinstance(v, numbers.Real) and not isinstance(v, bool):
             _check_number(owner, k, v, 0.0, strict=False)
-    if "momentum" in kw and kw["momentum"] is not None:
-        _check_number(owner, "momentum", kw["momentum"], 0.0, strict=False)
 
     def inner(learning_rate, weight_decay=None, **kw):
         if name == "adamw":

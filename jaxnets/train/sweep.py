@@ -115,9 +115,10 @@ def _model_names(model) -> set[str]:
     return {f.name for f in dataclasses.fields(model) if f.name not in ("parent", "name")}
 
 
-def check_grid(grid: Mapping[str, Sequence], model, optimizer: str) -> tuple[list[str], list[str]]:
-    """Validate a grid -> (per-member names, model names). Unknown names, empty value lists and
-    values outside their range raise ValueError naming them."""
+def check_grid(grid: Mapping[str, Sequence], model, optimizer: str, objective=None) -> tuple[list[str], list[str]]:
+    """Validate a grid -> (per-member names, model names). Unknown names (an objective setting the
+    objective does not have, such as label_smoothing for a regression), empty value lists and values
+    outside their range raise ValueError naming them."""
     from jaxnets.train.optim import OPTIMIZERS
 
     if not isinstance(optimizer, str) or optimizer not in OPTIMIZERS:
@@ -125,6 +126,9 @@ def check_grid(grid: Mapping[str, Sequence], model, optimizer: str) -> tuple[lis
     if not isinstance(grid, Mapping) or not grid:
         raise ValueError(f"sweep: grid must be a non-empty dict {{setting name: [values]}}, got {grid!r}")
     opt_names, model_names = _optimizer_names(optimizer), _model_names(model)
+    objective_fields = ({f.name for f in dataclasses.fields(objective)} if dataclasses.is_dataclass(objective)
+                        else set(OBJECTIVE_SETTINGS))
+    objective_names = [k for k in OBJECTIVE_SETTINGS if k in objective_fields]
     member, static = [], []
     for name, values in grid.items():
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence | np.ndarray) or len(values) == 0:
@@ -133,15 +137,15 @@ def check_grid(grid: Mapping[str, Sequence], model, optimizer: str) -> tuple[lis
             raise ValueError(f"sweep: grid[{name!r}] repeats a value: {list(values)}")
         if name in model_names:
             static.append(name)
-        elif name in opt_names or name in OBJECTIVE_SETTINGS:
+        elif name in opt_names or name in objective_names:
             member.append(name)
             for v in values:
                 if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
                     raise ValueError(f"sweep: grid[{name!r}] must hold finite numbers, got {v!r}")
         else:
             raise ValueError(f"sweep: unknown setting {name!r}. Per-member settings: optimizer {optimizer!r}: "
-                             f"{sorted(opt_names)}; objective: {list(OBJECTIVE_SETTINGS)}. Model settings "
-                             f"({type(model).__name__}): {sorted(model_names)}")
+                             f"{sorted(opt_names)}; objective {type(objective).__name__}: {objective_names}. "
+                             f"Model settings ({type(model).__name__}): {sorted(model_names)}")
         if name in _RANGES:
             low, strict, high = _RANGES[name]
             for v in values:
@@ -244,7 +248,7 @@ def sweep(model, objective, optimizer: str, grid: Mapping[str, Sequence], train:
     from jaxnets.train.fit import fit
     from jaxnets.train.state import create_states
 
-    member_names, static_names = check_grid(grid, model, optimizer)
+    member_names, static_names = check_grid(grid, model, optimizer, objective)
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("sweep: seeds must not be empty")
