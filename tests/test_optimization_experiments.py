@@ -76,3 +76,30 @@ def test_schedules_quick_run(tmp_path):
     assert set(r["models"]) == set(schedules.SCHEDULES) and r["verdict"]
     for name in ("learning_curves", "val_loss", "test_accuracy"):
         assert (tmp_path / f"{name}.png").stat().st_size > 0
+
+
+def test_initialisation_pieces(digits):
+    """Zero initialisation: every hidden activation and hidden-kernel gradient is exactly 0 at init, and
+    the network never trains; He: non-zero activations in every layer."""
+    from experiments import initialisation as ini
+
+    preset = ini.Preset(depth=3, width=8, epochs=2, seeds=2, target=0.5)
+    zeros = ini.study("relu", "zeros", digits, preset, False)
+    assert zeros["act_std_at_init"].shape == (2, 3) and not zeros["act_std_at_init"].any()
+    assert not zeros["grad_norm_at_init"].any() and zeros["reached_target"] == 0
+    he = ini.study("relu", "he", digits, preset, False)
+    assert (he["act_std_at_init"] > 0).all() and len(he["epochs_to_target"]) == 2
+    found = {(a, i): {"reached_target": 0 if i in ("zeros", "small_normal") else 2} for a in ini.ACTIVATIONS
+             for i in ini.INITS}
+    v = ini.verdict(found, preset)
+    assert "relu: every seed reaches 50% training accuracy with xavier, he; none does with zeros, small_normal" in v
+    assert v.endswith("the claim holds here.")
+
+
+@pytest.mark.slow
+def test_initialisation_quick_run(tmp_path):
+    from experiments import initialisation as ini
+
+    r = ini.run(["--quick", "--no-progress", "--no-compile-cache", "--out", str(tmp_path)])
+    assert len(r["models"]) == 8 and r["verdict"]
+    assert (tmp_path / "relu_activation_std_at_init.png").stat().st_size > 0

@@ -21,6 +21,9 @@ INITIALIZERS = {
     "he_normal": nn.initializers.he_normal(),
     "he_uniform": nn.initializers.he_uniform(),
     "lecun_normal": nn.initializers.lecun_normal(),
+    # The cautionary ones (experiments.initialisation): every unit alike, and signals that shrink.
+    "zeros": nn.initializers.zeros_init(),
+    "small_normal": nn.initializers.normal(stddev=0.01),
 }
 
 
