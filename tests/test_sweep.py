@@ -167,6 +167,8 @@ def test_sweep_bad_grids_raise_clear_errors():
         run({"weight_decay": [-1]})
     with pytest.raises(ValueError, match=r"grid\['dropout_rate'\] value 1.0 is outside \[0.0, 1.0\)"):
         run({"dropout_rate": [0.5, 1.0]})
+    with pytest.raises(ValueError, match=r"schedule recomputes the rate every step"):
+        run({"learning_rate": [0.1, 0.2]}, learning_rate=lambda step: 0.1)
     with pytest.raises(ValueError, match=r"select must name a validation metric"):
         run({"learning_rate": [0.1]}, select="accuracy")
     with pytest.raises(ValueError, match=r"optimizer must be one of"):

@@ -242,8 +242,8 @@ def sweep(model, objective, optimizer: str, grid: Mapping[str, Sequence], train:
     model setting (e.g. "features", "dropout_rate") is its own program. select: "val_loss" (lowest
     mean wins) or "val_<metric>" such as "val_accuracy" (highest wins; ties go to the lower
     validation loss). Members of one seed share their initialisation and batch order across
-    settings (paired comparisons). Members that diverged are
-    counted (`diverged`) and left out of the means, and never stop the sweep.
+    settings (paired comparisons). Members that diverged are counted (`diverged`) and left out of
+    the means, and never stop the sweep.
     """
     from jaxnets.train.fit import fit
     from jaxnets.train.state import create_states
@@ -257,6 +257,9 @@ def sweep(model, objective, optimizer: str, grid: Mapping[str, Sequence], train:
     if not select.startswith("val_"):
         raise ValueError(f"sweep: select must name a validation metric such as 'val_loss' or 'val_accuracy', "
                          f"got {select!r}")
+    if "learning_rate" in grid and callable(optimizer_kwargs.get("learning_rate")):
+        raise ValueError("sweep: a learning-rate schedule recomputes the rate every step, so a swept "
+                         "learning_rate would be ignored; sweep the schedule's peak with one sweep per value")
     config = dataclasses.replace(config, on_divergence="stop")
     member_settings = [dict(zip(member_names, vals)) for vals in itertools.product(*(grid[k] for k in member_names))]
     members, fits = [], []
