@@ -103,3 +103,29 @@ def test_initialisation_quick_run(tmp_path):
     r = ini.run(["--quick", "--no-progress", "--no-compile-cache", "--out", str(tmp_path)])
     assert len(r["models"]) == 8 and r["verdict"]
     assert (tmp_path / "relu_activation_std_at_init.png").stat().st_size > 0
+
+
+def test_regularization_pieces():
+    from experiments import regularization as reg
+    from jaxnets.train import summarize
+
+    preset = reg.Preset(epochs=2, seeds=2, features=(16, 10), patience=1)
+    splits = reg.small_split(preset)
+    assert len(splits.train["y"]) == 122 and len(splits.val["y"]) == 216  # 10 % of 1221; val unchanged
+    chosen = {"l2": 1e-3, "dropout": 0.3}
+    r = reg.train("all", splits, preset, chosen, False)
+    assert "norm_0" in r.state.variables["batch_stats"] and r.history["train_loss"].shape == (2, 2)
+    stat = lambda m: summarize([m, m])
+    found = {v: {"test_accuracy": stat(0.8 if v == "dropout" else 0.7), "train_accuracy": stat(1.0),
+                 "val_accuracy": stat(0.7), "gap": stat(0.1 if v == "dropout" else 0.3)} for v in reg.VARIANTS}
+    text = reg.verdict(found)
+    assert "beyond both spreads above it: dropout." in text and text.endswith("than without: dropout.")
+
+
+@pytest.mark.slow
+def test_regularization_quick_run(tmp_path):
+    from experiments import regularization as reg
+
+    r = reg.run(["--quick", "--no-progress", "--no-compile-cache", "--out", str(tmp_path)])
+    assert set(r["models"]) == set(reg.VARIANTS) and r["chosen"] == {"l2": 1e-3, "dropout": 0.3}
+    assert (tmp_path / "train_val_gap.png").stat().st_size > 0
