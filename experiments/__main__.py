@@ -31,6 +31,7 @@ EXPERIMENTS = {
     "schedules": "constant vs step vs cosine vs warmup + cosine vs reduce-on-plateau, each at its best peak rate",
     "initialisation": "zeros / too small / Xavier / He in 10-layer ReLU and tanh MLPs: signals at init, training",
     "regularization": "10 % of digits: none vs L2 vs dropout vs BatchNorm vs early stopping vs all",
+    "depth_and_time": "breast cancer MLPs of depth 1..8 and width 8..256: time per epoch and test accuracy",
     "benchmark": "speed: jaxnets vs the seed's NumPy loop vs PyTorch-CPU (what `make bench` runs)",
     "bench_sequences": "speed: char Transformer, LSTM, GRU and char LSTM, jaxnets vs PyTorch-CPU (in `make bench`)",
     "bench_training": "speed: a 32-member learning-rate sweep in one program vs one setting; diagnostics' cost",

@@ -129,3 +129,27 @@ def test_regularization_quick_run(tmp_path):
     r = reg.run(["--quick", "--no-progress", "--no-compile-cache", "--out", str(tmp_path)])
     assert set(r["models"]) == set(reg.VARIANTS) and r["chosen"] == {"l2": 1e-3, "dropout": 0.3}
     assert (tmp_path / "train_val_gap.png").stat().st_size > 0
+
+
+def test_depth_and_time_pieces():
+    from experiments import depth_and_time as dt
+    from jaxnets.train import summarize
+
+    splits = prepare(load_embedded("breast_cancer"), test_size=0.2, val_size=0.5, val_from="test", seed=42)
+    preset = dt.Preset(epochs=2, seeds=2)
+    r = dt.measure((8, 8), splits, preset)
+    assert r["parameters"] == 30 * 8 + 8 + 8 * 8 + 8 + 8 + 1 and r["epoch_seconds"] > 0
+    assert len(r["test_accuracy"]["per_seed"]) == 2
+    fake = lambda ms, acc: {"epoch_seconds": ms / 1e3, "test_accuracy": summarize([acc - 0.01, acc + 0.01])}
+    v = dt.verdict({"1": fake(2.0, 0.95), "4": fake(3.0, 0.97), "8": fake(4.0, 0.90)}, preset)
+    assert "takes 2.00× one of 1" in v["time"] and "far less than in proportion" in v["time"]
+    assert v["accuracy"].startswith("4 hidden layers are the most accurate") and "deeper is not better" in v["accuracy"]
+
+
+@pytest.mark.slow
+def test_depth_and_time_quick_run(tmp_path):
+    from experiments import depth_and_time as dt
+
+    r = dt.run(["--quick", "--no-progress", "--no-compile-cache", "--out", str(tmp_path)])
+    assert set(r["by_depth"]) == {"1", "3"} and set(r["by_width"]) == {"8", "16"} and r["verdict"]
+    assert (tmp_path / "epoch_time_vs_depth.png").stat().st_size > 0
