@@ -27,10 +27,10 @@ from jaxnets.train import (
     FitConfig,
     compile_fit,
     create_states,
+    evaluate,
     fit,
     make_optimizer,
     member,
-    predict_logits,
     summarize,
 )
 
@@ -56,10 +56,9 @@ def measure(hidden: tuple[int, ...], splits, preset: Preset) -> dict:
     program = compile_fit(state, Classification(2), splits.train, splits.val, config)
     fit(state, Classification(2), splits.train, splits.val, config, program=program)  # warm-up: first-call costs
     r = fit(state, Classification(2), splits.train, splits.val, config, program=program)
-    pred = (np.asarray(predict_logits(r.state, splits.test["x"]))[..., 0] > 0).astype(int)
     return {"hidden": list(hidden), "parameters": count_params(member(r.state, 0).params),
             "epoch_seconds": r.train_seconds / preset.epochs, "compile_seconds": program.compile_seconds,
-            "test_accuracy": summarize((pred == splits.test["y"][None]).mean(axis=1)),
+            "test_accuracy": summarize(evaluate(Classification(2), r.state, splits.test)["accuracy"]),
             "best_epoch": [int(e) for e in r.best_epoch]}
 
 

@@ -23,7 +23,7 @@ from jaxnets.data import load_embedded, prepare
 from jaxnets.models import MLP
 from jaxnets.plots import line_plot
 from jaxnets.report import fmt_stat, markdown_table
-from jaxnets.train import Classification, FitConfig, create_states, fit, make_optimizer, predict_logits, summarize
+from jaxnets.train import Classification, FitConfig, create_states, evaluate, fit, make_optimizer, summarize
 
 INITS = {"zeros": "zeros", "small_normal": "small_normal", "xavier": "xavier_uniform", "he": "he_normal"}
 ACTIVATIONS = ("relu", "tanh")
@@ -56,14 +56,13 @@ def study(activation: str, init: str, splits, preset: Preset, progress: bool) ->
             name=f"{activation} {init}")
     reached = r.history["train_accuracy"] >= preset.target
     first = [int(np.argmax(row)) + 1 if row.any() else None for row in reached]
-    pred = np.asarray(predict_logits(r.state, splits.test["x"])).argmax(-1)
     return {
         "act_std_at_init": act_std, "grad_norm_at_init": grads,
         "last_layer_act_std": summarize(act_std[:, -1]),
         "first_over_last_grad": summarize(grads[:, 0] / np.maximum(grads[:, -1], 1e-30)),
         "epochs_to_target": first, "reached_target": sum(f is not None for f in first),
         "train_accuracy": summarize(r.history["train_accuracy"][:, -1]),
-        "test_accuracy": summarize((pred == splits.test["y"][None]).mean(axis=1)),
+        "test_accuracy": summarize(evaluate(obj, r.state, splits.test)["accuracy"]),
         "train_seconds": r.train_seconds,
     }
 

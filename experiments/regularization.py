@@ -24,7 +24,7 @@ from jaxnets.data import load_embedded, prepare
 from jaxnets.models import MLP
 from jaxnets.plots import learning_curves, metric_bars
 from jaxnets.report import fmt_stat, markdown_table
-from jaxnets.train import Classification, FitConfig, create_states, fit, make_optimizer, predict_logits, summarize
+from jaxnets.train import Classification, FitConfig, create_states, evaluate, fit, make_optimizer, summarize
 
 VARIANTS = ("none", "l2", "dropout", "batch_norm", "early_stopping", "all")
 
@@ -76,10 +76,6 @@ def train(variant: str, splits, preset: Preset, chosen: dict, progress: bool):
     return fit(state, Classification(10, l2=l2), splits.train, splits.val, config, name=variant)
 
 
-def _accuracy(state, data) -> np.ndarray:
-    return (np.asarray(predict_logits(state, data["x"])).argmax(-1) == data["y"][None]).mean(axis=1)
-
-
 def verdict(found: dict) -> str:
     base = found["none"]["test_accuracy"]
     better = [v for v in VARIANTS[1:] if found[v]["test_accuracy"]["mean"] - found[v]["test_accuracy"]["std"]
@@ -103,9 +99,10 @@ def run(argv=None) -> dict:
     found, histories = {}, {}
     for v in VARIANTS:
         r = train(v, splits, preset, chosen, not args.no_progress)
-        tr, va = _accuracy(r.state, splits.train), _accuracy(r.state, splits.val)
+        tr, va, te = (evaluate(Classification(10), r.state, d)["accuracy"] for d in (splits.train, splits.val,
+                                                                                      splits.test))
         found[v] = {"train_accuracy": summarize(tr), "val_accuracy": summarize(va), "gap": summarize(tr - va),
-                    "test_accuracy": summarize(_accuracy(r.state, splits.test)),
+                    "test_accuracy": summarize(te),
                     "epochs_run": [int(e) for e in r.epochs_run], "train_seconds": r.train_seconds}
         histories[v] = r.history
     learning_curves(histories, out / "learning_curves.png",

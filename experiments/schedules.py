@@ -31,10 +31,10 @@ from jaxnets.train import (
     FitConfig,
     Plateau,
     create_states,
+    evaluate,
     fit,
     make_optimizer,
     make_schedule,
-    predict_logits,
     summarize,
 )
 
@@ -76,15 +76,12 @@ def study(schedule: str, splits, preset: Preset, progress: bool) -> dict:
     final_val = {lr: float(np.nanmean(r.history["val_loss"][:, -1])) for lr, r in runs.items()}
     best = min(final_val, key=lambda lr: final_val[lr] if math.isfinite(final_val[lr]) else math.inf)
     r = runs[best]
-    logits = np.asarray(predict_logits(r.state, splits.test["x"]))
-    y = splits.test["y"]
-    top = logits.max(-1, keepdims=True)
-    log_p = logits - top - np.log(np.exp(logits - top).sum(-1, keepdims=True))  # log-softmax [seeds, n, 10]
+    test = evaluate(Classification(10), r.state, splits.test)
     out = {
         "learning_rate": best, "final_val_loss_by_rate": {str(k): v for k, v in final_val.items()},
         "val_loss": summarize(r.history["val_loss"][:, -1]),
-        "test_accuracy": summarize((logits.argmax(-1) == y[None]).mean(axis=1)),
-        "test_loss": summarize(-np.take_along_axis(log_p, y[None, :, None], axis=-1)[..., 0].mean(axis=1)),
+        "test_accuracy": summarize(test["accuracy"]),
+        "test_loss": summarize(test["loss"]),
         "train_loss": summarize(r.history["train_loss"][:, -1]),
         "settled_epoch": settled_epoch(r.history["val_loss"]),
         "history": {k: v for k, v in r.history.items() if k in ("train_loss", "val_loss", "train_accuracy",

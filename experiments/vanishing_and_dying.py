@@ -24,7 +24,7 @@ from jaxnets.data import load_embedded, prepare
 from jaxnets.models import MLP
 from jaxnets.plots import diagnostics, learning_curves, line_plot
 from jaxnets.report import fmt_stat, markdown_table
-from jaxnets.train import Classification, FitConfig, create_states, fit, make_optimizer, predict_logits, summarize
+from jaxnets.train import Classification, FitConfig, create_states, evaluate, fit, make_optimizer, summarize
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
 INIT = {"sigmoid": "xavier_uniform", "tanh": "xavier_uniform", "relu": "he_normal", "leaky_relu": "he_normal"}
@@ -53,7 +53,6 @@ def study(activation: str, splits, preset: Preset, progress: bool) -> dict:
     h = r.history
     grads = np.stack([h[f"grad_norm/hidden_{i}/kernel"] for i in range(preset.depth)], axis=1)  # [seeds, layer, epoch]
     dead = np.stack([h[f"dead_fraction/activation_{i}"] for i in range(preset.depth)], axis=1)
-    pred = np.asarray(predict_logits(r.state, splits.test["x"])).argmax(-1)
     return {
         "grad_norm_first_epoch": {str(i + 1): summarize(grads[:, i, 0]) for i in range(preset.depth)},
         "first_over_last_grad": summarize(grads[:, 0, 0] / grads[:, -1, 0]),
@@ -62,7 +61,7 @@ def study(activation: str, splits, preset: Preset, progress: bool) -> dict:
         "dead_fraction_max_over_training": summarize(np.nanmax(dead.mean(axis=1), axis=1)),
         "train_loss_early": summarize(h["train_loss"][:, preset.early - 1]),
         "train_loss_final": summarize(h["train_loss"][:, -1]),
-        "test_accuracy": summarize((pred == splits.test["y"][None]).mean(axis=1)),
+        "test_accuracy": summarize(evaluate(Classification(10), r.state, splits.test)["accuracy"]),
         "history": h, "grads": grads, "dead": dead,
         "train_seconds": r.train_seconds, "compile_seconds": r.compile_seconds,
     }

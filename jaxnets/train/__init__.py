@@ -26,7 +26,15 @@ from jaxnets.train.predict import make_predict_fn, predict, predict_classes, pre
 from jaxnets.train.shuffle import batch_indices, epoch_key
 from jaxnets.train.state import TrainState, create_state, create_states, member, stack
 from jaxnets.train.step import make_eval_step, make_train_step
-from jaxnets.train.sweep import SweepResult, optimizer_settings, set_hyperparams, set_learning_rates, summarize, sweep
+from jaxnets.train.sweep import (
+    SweepResult,
+    evaluate,
+    optimizer_settings,
+    set_hyperparams,
+    set_learning_rates,
+    summarize,
+    sweep,
+)
 
 __all__ = [
     "FitConfig", "FitProgram", "FitResult", "TrainingDiverged", "fit", "compile_fit", "evaluate_sums",
@@ -38,5 +46,5 @@ __all__ = [
     "TrainState", "create_state", "create_states", "member", "stack",
     "make_eval_step", "make_train_step",
     "make_predict_fn", "predict", "predict_classes", "predict_logits", "probabilities",
-    "SweepResult", "optimizer_settings", "set_hyperparams", "set_learning_rates", "summarize", "sweep",
+    "SweepResult", "evaluate", "optimizer_settings", "set_hyperparams", "set_learning_rates", "summarize", "sweep",
 ]

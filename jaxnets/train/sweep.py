@@ -197,9 +197,9 @@ def _evaluate_sums(objective, state: TrainState, data: dict) -> dict:
     return jax.vmap(lambda s: evaluate_sums(objective, s, data))(state)
 
 
-def _evaluate(objective, state: TrainState, data: dict) -> dict:
-    """Per-member metric means of a stacked state on data (NumPy, [members]); one compiled program
-    per (objective, shapes), reused by later sweeps."""
+def evaluate(objective, state: TrainState, data: dict) -> dict:
+    """Per-member metric means of a stacked state on data = {"x", "y"}, in eval mode: {"loss",
+    "accuracy", …} -> NumPy [members]. One compiled program per (objective, shapes), reused."""
     from jaxnets.train.objectives import finalize_metrics
 
     data = {k: np.asarray(v) for k, v in data.items()}
@@ -274,9 +274,9 @@ def sweep(model, objective, optimizer: str, grid: Mapping[str, Sequence], train:
             state = set_hyperparams(state, **{k: [s[k] for s in settings] for k in member_names})
         result = fit(state, objective, train, val, config, mesh=mesh, name="sweep")
         fits.append((static, result))
-        scores = {"val": _evaluate(objective, result.state, val)}
+        scores = {"val": evaluate(objective, result.state, val)}
         if test is not None:
-            scores["test"] = _evaluate(objective, result.state, test)
+            scores["test"] = evaluate(objective, result.state, test)
         for i, s in enumerate(settings):
             members.append({"setting": {**static, **s}, "seed": seeds[i % len(seeds)],
                             "diverged": bool(result.diverged[i]), "epochs_run": int(result.epochs_run[i]),
