@@ -6,8 +6,8 @@ The text: L2 "to avoid overfitting", "validation is crucial to detect overfittin
 normalization ... crucial". Digits with 10 % of the usual training split (≈ 120 examples), the
 usual validation (15 %) and test (20 %) splits; an MLP 64→128→64→10 (ReLU, He), Adam 1e-3, batch 32,
 the same seeds for every variant. L2's weight and the dropout rate are chosen on the validation loss
-(`jaxnets.train.sweep`: L2 ∈ {1e-4, 1e-3, 1e-2} as members of one program, dropout ∈ {0.1, 0.3,
-0.5} as one program each); early stopping stops 20 epochs after the best validation loss and keeps
+(`jaxnets.train.sweep`: L2 ∈ {1e-4, 1e-3, 1e-2} and dropout ∈ {0.1, 0.3, 0.5}, each as the members of
+one program); early stopping stops 20 epochs after the best validation loss and keeps
 that epoch's parameters; "all" combines the chosen L2 and dropout with BatchNorm and early stopping.
 Every other variant is evaluated at its last epoch. Reported: final training and validation
 accuracy, their gap, and test accuracy (mean ± std over seeds).

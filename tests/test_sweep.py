@@ -272,3 +272,46 @@ def test_reduce_on_plateau_bad_configs():
     st = create_states(MLP((4, 1)), make_optimizer("sgd", 0.1), [0], d["x"])
     with pytest.raises(ValueError, match="reduce_on_plateau watches the validation loss, but no validation"):
         fit(st, Classification(2), d, None, FitConfig(epochs=1, reduce_on_plateau=Plateau()))
+
+
+def test_dropout_equals_flax_and_takes_a_traced_rate():
+    """Static rate: flax's nn.Dropout bit for bit (same mask stream, same scaling). Traced rate, under
+    jit: the same mask and values to float32 rounding, keeping a fraction 1 − rate."""
+    import flax.linen as nn
+
+    from jaxnets.nn.dropout import Dropout
+
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(64, 50)), jnp.float32)
+    rngs = {"dropout": jax.random.PRNGKey(7)}
+    for rate in (0.1, 0.3, 0.7):
+        want = nn.Dropout(rate).apply({}, x, deterministic=False, rngs=rngs)
+        got = Dropout().apply({}, x, rate, True, rngs=rngs)
+        np.testing.assert_array_equal(got, want)
+        traced = jax.jit(lambda r: Dropout().apply({}, x, r, True, rngs=rngs))(jnp.float32(rate))
+        np.testing.assert_array_equal(traced != 0, want != 0)  # the same mask
+        np.testing.assert_allclose(traced, want, rtol=1e-6)  # XLA may divide by a traced scalar via its reciprocal
+        assert float(jnp.mean(traced != 0)) == pytest.approx(1 - rate, abs=0.03)
+    np.testing.assert_array_equal(Dropout().apply({}, x, 0.5, False, rngs=rngs), x)  # eval: identity
+
+
+def test_sweep_dropout_rate_is_per_member_in_one_program():
+    """MLP's dropout rate is swept inside one compiled program; each member equals MLP(dropout_rate=r)
+    trained alone, and a model without a per-call rate is refused by set_hyperparams."""
+    from jaxnets.models import LeNet5
+
+    d, v = _toy(n=64, seed=0), _toy(n=32, seed=1)
+    cfg = FitConfig(epochs=5, batch_size=16, **QUIET)
+    res = sweep(MLP((16, 1)), Classification(2), "adam", {"dropout_rate": [0.0, 0.4]}, d, v, cfg,
+                seeds=[0, 1], learning_rate=0.03)
+    assert len(res.fits) == 1 and res.fits[0][0] == {}
+    _, result = res.fits[0]
+    for i, m in enumerate(res.members):
+        alone = fit(create_states(MLP((16, 1), dropout_rate=m["setting"]["dropout_rate"]),
+                                  make_optimizer("adam", 0.03), [m["seed"]], d["x"]), Classification(2), d, v, cfg)
+        chex.assert_trees_all_close(member(result.state, i).params, member(alone.state, 0).params, atol=1e-6)
+    # the rates really differ between members: 0.4 moves the parameters elsewhere than 0.0
+    assert not np.allclose(member(result.state, 0).params["output"]["kernel"],
+                           member(result.state, 2).params["output"]["kernel"])
+    images = np.zeros((4, 28, 28, 1), np.float32)
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['dropout_rate'\].*LeNet5\) takes per member nothing"):
+        set_hyperparams(create_states(LeNet5(), make_optimizer("sgd", 0.1), [0, 1], images), dropout_rate=[0.1, 0.2])

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from jaxnets.models.mlp import _initializer, compute_dtype, float32
 from jaxnets.nn.activations import get_activation
 from jaxnets.nn.conv import _padding, avg_pool, check_images, conv2d, global_avg_pool, max_pool
+from jaxnets.nn.dropout import Dropout, check_rate
 from jaxnets.nn.receptive_field import Layer
 
 POOLS = {"max": max_pool, "avg": avg_pool}
@@ -149,6 +150,8 @@ class VGG(nn.Module):
 
     stages: channels per conv, per stage, e.g. ((16, 16), (32, 32)). head="gap": global average
     pooling → linear (few parameters); head="flatten": flatten → `hidden` dense layers → linear.
+    dropout_rate: after each hidden dense layer when training; a call's `dropout_rate=` (a traced
+    per-member value, from a sweep) overrides it.
     """
 
     stages: Sequence[Sequence[int]] = ((16, 16), (32, 32))
@@ -173,8 +176,7 @@ class VGG(nn.Module):
         _check_common("VGG", self.num_classes, self.activation, self.kernel_init)
         if self.head not in ("gap", "flatten"):
             raise ValueError(f"VGG.head must be 'gap' or 'flatten', got {self.head!r}")
-        if not 0.0 <= self.dropout_rate < 1.0:
-            raise ValueError(f"VGG.dropout_rate must be in [0, 1), got {self.dropout_rate}")
+        check_rate("VGG", self.dropout_rate)
         super().__post_init__()
 
     def layers(self) -> list[Layer]:
@@ -184,7 +186,8 @@ class VGG(nn.Module):
         return out
 
     @nn.compact
-    def __call__(self, x: jax.Array, train: bool = False, *, features_only: bool = False) -> jax.Array:
+    def __call__(self, x: jax.Array, train: bool = False, *, features_only: bool = False,
+                 dropout_rate=None) -> jax.Array:
         _check_input(self, x)
         for s, stage in enumerate(self.stages):
             for i, c in enumerate(stage):
@@ -196,10 +199,10 @@ class VGG(nn.Module):
         x = global_avg_pool(x) if self.head == "gap" else x.reshape(x.shape[0], -1)
         act, init = get_activation(self.activation), _initializer(self.kernel_init)
         dtype = compute_dtype("VGG", self.precision)
+        rate = self.dropout_rate if dropout_rate is None else dropout_rate  # a sweep member's own rate
         for i, h in enumerate(self.hidden):
             x = act(nn.Dense(h, kernel_init=init, dtype=dtype, name=f"fc_{i}")(x))
-            if self.dropout_rate > 0:
-                x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+            x = Dropout()(x, rate, train)
         return float32(nn.Dense(self.num_classes, kernel_init=init, dtype=dtype, name="output")(x))
 
 

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnets.nn.activations import get_activation
+from jaxnets.nn.dropout import Dropout, check_rate
 
 INITIALIZERS = {
     # The seed's choice: U(-l, l), l = sqrt(6 / (fan_in + fan_out)).
@@ -54,7 +55,8 @@ class MLP(nn.Module):
 
     features: widths of the hidden layers followed by the output width, e.g. (128, 64, 10).
     activation: name from `jaxnets.nn.ACTIVATIONS` applied after every hidden layer.
-    dropout_rate: dropout after each hidden activation when `train=True` (rng stream "dropout").
+    dropout_rate: dropout after each hidden activation when `train=True` (rng stream "dropout"); a
+    call's `dropout_rate=` (a traced per-member value, from a sweep) overrides it.
     norm: None, "batch" (BatchNorm: batch statistics while training, running averages in the
     `batch_stats` collection for evaluation) or "layer" (LayerNorm), between each hidden Dense
     layer and its activation; that Dense then has no bias (the norm's offset replaces it).
@@ -85,8 +87,7 @@ class MLP(nn.Module):
         # A tuple of Python ints: the module is hashed as a static argument of compiled programs
         # (a list, as the text writes layers, would not hash).
         object.__setattr__(self, "features", tuple(int(f) for f in feats))
-        if not 0.0 <= self.dropout_rate < 1.0:
-            raise ValueError(f"MLP.dropout_rate must be in [0, 1), got {self.dropout_rate}")
+        check_rate("MLP", self.dropout_rate)
         get_activation(self.activation)
         _initializer(self.kernel_init)
         if self.norm not in NORMS:
@@ -95,7 +96,7 @@ class MLP(nn.Module):
         super().__post_init__()
 
     @nn.compact
-    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    def __call__(self, x: jax.Array, train: bool = False, *, dropout_rate=None) -> jax.Array:
         if self.flatten_input and x.ndim > 2:
             x = x.reshape(x.shape[0], -1)
         if x.ndim != 2:
@@ -104,6 +105,7 @@ class MLP(nn.Module):
         act = get_activation(self.activation)
         init = _initializer(self.kernel_init)
         dtype = compute_dtype("MLP", self.precision)
+        rate = self.dropout_rate if dropout_rate is None else dropout_rate
         for i, width in enumerate(self.features[:-1]):
             x = nn.Dense(width, kernel_init=init, use_bias=self.norm is None, dtype=dtype, name=f"hidden_{i}")(x)
             if self.norm == "batch":
@@ -112,8 +114,7 @@ class MLP(nn.Module):
                 x = nn.LayerNorm(dtype=dtype, name=f"norm_{i}")(x)
             x = act(x)
             self.sow("intermediates", f"activation_{i}", x)  # recorded only under FitConfig(diagnostics=True)
-            if self.dropout_rate > 0:
-                x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+            x = Dropout()(x, rate, train)
         return float32(nn.Dense(self.features[-1], kernel_init=init, dtype=dtype, name="output")(x))
 
 

@@ -25,10 +25,14 @@ Array = jax.Array
 # Optional per-example batch entries passed on to the model as keyword arguments (e.g. the valid
 # lengths of padded sequences for recurrent models).
 MODEL_KWARGS = ("lengths",)
+# Settings of the model a sweep may give each member (`TrainState.hyper`), passed to the model as
+# call keyword arguments (models that take them: MLP, VGG).
+MODEL_SETTINGS = ("dropout_rate",)
 
 
 def model_kwargs(batch: dict) -> dict:
-    return {k: batch[k] for k in MODEL_KWARGS if k in batch}
+    hyper = batch.get("hyper", {})
+    return {**{k: batch[k] for k in MODEL_KWARGS if k in batch}, **{k: hyper[k] for k in MODEL_SETTINGS if k in hyper}}
 
 
 def apply_model(apply_fn, params, variables, x: Array, rng: Array, train: bool, **kwargs):

@@ -2,9 +2,10 @@
 
 A setting is *per member* when it can differ between the members of one program: the optimizer's
 numbers (learning rate, weight decay, momentum, β₁ … injected into its state by `make_optimizer`)
-and the objective's scalars (`l2`, `label_smoothing`, held in `TrainState.hyper`). Settings of the
-model (widths, depth, activation, dropout rate …) change the traced program, so the sweep groups
-them: one compiled program per combination of model settings, every member setting × seed inside it.
+the objective's scalars (`l2`, `label_smoothing`) and the dropout rate of a model that takes it per
+call (MLP, VGG), the last two held in `TrainState.hyper`. Other settings of the model (widths,
+depth, activation …) change the traced program, so the sweep groups them: one compiled program per
+combination of model settings, every member setting × seed inside it.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnets.train.objectives import MODEL_SETTINGS
 from jaxnets.train.state import TrainState
 
 OBJECTIVE_SETTINGS = ("l2", "label_smoothing")
@@ -55,19 +57,29 @@ def _per_member(name: str, values, n: int | None) -> jax.Array:
     return v
 
 
+def takes_per_call(model, name: str) -> bool:
+    """Whether a linen model's __call__ takes setting `name` (e.g. dropout_rate) as a keyword argument,
+    so that it can differ between the members of one program."""
+    return name in MODEL_SETTINGS and name in inspect.signature(type(model).__call__).parameters
+
+
 def set_hyperparams(state: TrainState, **values) -> TrainState:
     """Give each member its own settings: `set_hyperparams(state, learning_rate=[...], l2=[...])`.
 
     Optimizer settings must be injected ones (`make_optimizer` injects every number it is given:
-    build it with e.g. `weight_decay=0.0` to sweep weight decay); `l2` / `label_smoothing` go to
-    `state.hyper`, which the objectives read in place of their fields."""
+    build it with e.g. `weight_decay=0.0` to sweep weight decay); `l2` / `label_smoothing` and a
+    model's per-call `dropout_rate` go to `state.hyper`, which objectives read in place of their
+    fields and pass on to the model."""
     n = state.num_members
     opt = optimizer_settings(state)
-    unknown = [k for k in values if k not in opt and k not in OBJECTIVE_SETTINGS]
+    model = getattr(state.apply_fn, "__self__", None)
+    per_call = [k for k in MODEL_SETTINGS if model is not None and takes_per_call(model, k)]
+    unknown = [k for k in values if k not in opt and k not in OBJECTIVE_SETTINGS and k not in per_call]
     if unknown:
         raise ValueError(f"set_hyperparams: unknown setting(s) {unknown}; this state's optimizer injects "
                          f"{sorted(opt) or 'nothing'} (build it with make_optimizer), objectives read "
-                         f"{list(OBJECTIVE_SETTINGS)}")
+                         f"{list(OBJECTIVE_SETTINGS)}, the model ({type(model).__name__}) takes per member "
+                         f"{per_call or 'nothing'}")
     arrays = {k: _per_member(k, v, n) for k, v in values.items()}
 
     def visit(s):
@@ -79,7 +91,7 @@ def set_hyperparams(state: TrainState, **values) -> TrainState:
             return type(s)(*items) if hasattr(s, "_fields") else tuple(items)
         return s
 
-    hyper = {**state.hyper, **{k: v for k, v in arrays.items() if k in OBJECTIVE_SETTINGS}}
+    hyper = {**state.hyper, **{k: v for k, v in arrays.items() if k in OBJECTIVE_SETTINGS or k in per_call}}
     return state.replace(opt_state=visit(state.opt_state), hyper=hyper)
 
 
@@ -135,9 +147,9 @@ def check_grid(grid: Mapping[str, Sequence], model, optimizer: str, objective=No
             raise ValueError(f"sweep: grid[{name!r}] must be a non-empty list of values, got {values!r}")
         if len(set(map(repr, values))) != len(values):
             raise ValueError(f"sweep: grid[{name!r}] repeats a value: {list(values)}")
-        if name in model_names:
+        if name in model_names and not takes_per_call(model, name):
             static.append(name)
-        elif name in opt_names or name in objective_names:
+        elif name in opt_names or name in objective_names or name in model_names:
             member.append(name)
             for v in values:
                 if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
@@ -239,7 +251,8 @@ def sweep(model, objective, optimizer: str, grid: Mapping[str, Sequence], train:
     e.g. `sweep(MLP((16, 1)), Classification(2), "adam", {"learning_rate": [1e-3, 1e-2, 1e-1],
     "weight_decay": [0.0, 1e-4]}, train, val, FitConfig(epochs=100), seeds=range(5), test=test)`.
     Per-member settings of one model setting train as ONE compiled, member-sharded program; each
-    model setting (e.g. "features", "dropout_rate") is its own program. select: "val_loss" (lowest
+    model setting (e.g. "features") is its own program; a dropout rate is per member where the model
+    takes it per call (MLP, VGG). select: "val_loss" (lowest
     mean wins) or "val_<metric>" such as "val_accuracy" (highest wins; ties go to the lower
     validation loss). Members of one seed share their initialisation and batch order across
     settings (paired comparisons). Members that diverged are counted (`diverged`) and left out of
@@ -267,7 +280,7 @@ def sweep(model, objective, optimizer: str, grid: Mapping[str, Sequence], train:
         static = dict(zip(static_names, static_vals))
         group_model = model.clone(**static) if static else model
         tx = _optimizer(optimizer, tuple(sorted(optimizer_kwargs.items())),
-                        tuple(k for k in member_names if k not in OBJECTIVE_SETTINGS))
+                        tuple(k for k in member_names if k not in OBJECTIVE_SETTINGS and k not in MODEL_SETTINGS))
         settings = [s for s in member_settings for _ in seeds]
         state = create_states(group_model, tx, [seed for _ in member_settings for seed in seeds], train["x"], mesh)
         if member_names:
