@@ -14,6 +14,17 @@ import jax.numpy as jnp
 import numpy as np
 
 
+def probabilities(logits) -> np.ndarray:
+    """Logits [..., k] -> class probabilities [..., max(k, 2)]: a single logit is a binary σ."""
+    logits = np.asarray(logits, dtype=np.float32)
+    if logits.shape[-1] == 1:
+        p1 = 1 / (1 + np.exp(-logits))
+        return np.concatenate([1 - p1, p1], axis=-1)
+    z = logits - logits.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)
+
+
 @jax.jit
 def _confusion(y_true, y_pred, eye):
     return jnp.einsum("ni,nj->ij", eye[y_true], eye[y_pred])

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnets import distributed
+from jaxnets.metrics import probabilities  # noqa: F401 - part of this module's API (jaxnets.train)
 from jaxnets.train.state import TrainState
 
 OUTPUTS = ("logits", "probabilities", "classes")
@@ -39,17 +40,6 @@ def _apply(apply_fn, params, variables, x):
 def _program(apply_fn, many: bool):
     one = functools.partial(_apply, apply_fn)
     return jax.jit(jax.vmap(one, in_axes=(0, 0, None)) if many else one)
-
-
-def probabilities(logits) -> np.ndarray:
-    """Logits [..., k] -> class probabilities [..., max(k, 2)]: a single logit is a binary σ."""
-    logits = np.asarray(logits, dtype=np.float32)
-    if logits.shape[-1] == 1:
-        p1 = 1 / (1 + np.exp(-logits))
-        return np.concatenate([1 - p1, p1], axis=-1)
-    z = logits - logits.max(-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(-1, keepdims=True)
 
 
 def predict(state: TrainState, x, *, batch_size: int = 4096, output: str = "logits") -> np.ndarray:
