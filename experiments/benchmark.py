@@ -12,7 +12,9 @@ a lean NumPy loop that skips the text's extra validation pass and sklearn calls 
   * achieved GFLOP/s of the Wide model vs this machine's measured float32 matmul peak;
   * the sequence rows of `experiments.bench_sequences` (Transformer, LSTM, GRU: jaxnets vs PyTorch);
   * `experiments.bench_training`: a 32-member learning-rate sweep in one program vs one setting, and
-    the training-time cost of diagnostics.
+    the training-time cost of diagnostics;
+  * `experiments.bench_serving`: the prediction CLI's rows/s and the HTTP endpoint under a bounded
+    load (requests/s, p50/p99 latency, errors, malformed requests answered 4xx).
 The headline figures also go into results.json's `ratios` object (name -> number).
 
     python -m experiments.benchmark [--out DIR] [--quick]
@@ -33,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import bench_sequences, bench_training
+from experiments import bench_sequences, bench_serving, bench_training
 from experiments.architecture_comparison import ARCHITECTURES, PRESETS
 from experiments.baselines import numpy_seed, torch_seed
 from jaxnets import distributed, setup_cpu
@@ -195,6 +197,9 @@ def main(argv=None) -> dict:
     # 6. A hyper-parameter sweep as one program; the cost of diagnostics.
     sweeps = bench_training.measure(quick=args.quick)
 
+    # 7. The exported model behind the prediction CLI and the HTTP endpoint.
+    serving = bench_serving.measure(quick=args.quick)
+
     tw, ph = cold["training_wall_seconds"], cold["lane_train_seconds"]
     vs_lean = lambda t: f"vs lean NumPy {lean_s / t:.1f}×"
     rows = [
@@ -234,6 +239,7 @@ def main(argv=None) -> dict:
     table = markdown_table(["row", "seconds", "ratio", "notes"], rows)
     seq_table = markdown_table(bench_sequences.HEADERS, bench_sequences.rows(sequences))
     seq_table += "\n" + markdown_table(bench_training.HEADERS, bench_training.rows(sweeps))
+    seq_table += "\n" + markdown_table(bench_serving.HEADERS, bench_serving.rows(serving))
     res.update({
         "numpy": np_res, "numpy_train_seconds": numpy_s, "numpy_lean": lean_res, "numpy_lean_train_seconds": lean_s,
         "torch": torch_res, "torch_train_seconds": torch_s,
@@ -265,9 +271,11 @@ def main(argv=None) -> dict:
             "wide_peak_fraction": gflops / peak,
             **sequences["ratios"],
             **sweeps["ratios"],
+            **serving["ratios"],
         },
         "sequences": sequences,
         "sweep": sweeps,
+        "serving": serving,
     })
     for m in res["models"].values():
         m.pop("report_seed0", None)
