@@ -42,16 +42,27 @@ class Checkpointer:
         return self._best.best_step()
 
     def save(self, epoch: int, carry, logs: dict, force: bool = False) -> None:
+        """Write epoch's checkpoint. A write that fails (a full disk: ENOSPC, a lost mount …) raises an
+        OSError naming the epoch and folder; the previous checkpoint is untouched (Orbax writes into a
+        temporary folder and renames only a complete one into place; the next save replaces the
+        partial folder, and restore never reads it)."""
         meta = {**self.meta, "epoch": int(epoch)}
         args = ocp.args.Composite(
             carry=ocp.args.StandardSave(carry),
             logs=ocp.args.StandardSave(logs),
             meta=ocp.args.JsonSave(meta),
         )
-        self._last.save(epoch, args=args, force=force)
         val = np.asarray(logs["val"]["loss_sum"])[:, -1] / np.maximum(np.asarray(logs["val"]["count"])[:, -1], 1)
         score = float(np.nanmean(val)) if np.isfinite(val).any() else float("inf")
-        self._best.save(epoch, args=args, metrics={"val_loss": score}, force=force)
+        try:
+            self._last.save(epoch, args=args, force=force)
+            self._best.save(epoch, args=args, metrics={"val_loss": score}, force=force)
+        except OSError as e:
+            kept = self.latest_epoch()
+            raise OSError(e.errno, f"saving the checkpoint of epoch {epoch} in {self.directory} failed "
+                                   f"({e.strerror or e}); the previous checkpoint "
+                                   f"({'epoch ' + str(kept) if kept is not None else 'none'}) is intact: free the "
+                                   f"space and continue with fit(..., resume=True)") from e
 
     def restore(self, carry_template, which: str = "last", epoch: int | None = None, sharding=None):
         """Restore into the structure of `carry_template` (shapes, dtypes, optax NamedTuples), placed
