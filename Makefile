@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-all bench lint clean
+.PHONY: run test test-all bench report lint clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV_ARGS) $(VENV)
@@ -37,6 +37,10 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	-$(BIN)/python -m pip install -q -e '.[bench]' || echo "torch not installable here: its row is skipped"
 	$(BIN)/python -m experiments.benchmark
+
+# One page over every experiment's newest run: runs/report/report.md and report.html.
+report: $(STAMP)
+	$(BIN)/python -m experiments report
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -35,17 +35,23 @@ EXPERIMENTS = {
     "benchmark": "speed: jaxnets vs the seed's NumPy loop vs PyTorch-CPU (what `make bench` runs)",
     "bench_sequences": "speed: char Transformer, LSTM, GRU and char LSTM, jaxnets vs PyTorch-CPU (in `make bench`)",
     "bench_training": "speed: a 32-member learning-rate sweep in one program vs one setting; diagnostics' cost",
+    "bench_serving": "production: the prediction CLI's rows/s, the HTTP endpoint under load (in `make bench`)",
 }
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("list", "-h", "--help"):
-        print("experiments (run with `python -m experiments.<name> [--preset seed|default] [--quick]`):")
+        print("experiments (run with `python -m experiments.<name> [--preset seed|default] [--quick]`; "
+              "`python -m experiments report` gathers their newest results into one page):")
         for name, what in EXPERIMENTS.items():
             print(f"  {name:<26} {what}")
         return 0
     name = argv[0]
+    if name == "report":  # not an experiment: the page over all of them (experiments/report.py)
+        from experiments.report import run
+
+        return run(argv[1:])
     if name not in EXPERIMENTS:
         print(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}", file=sys.stderr)
         return 2

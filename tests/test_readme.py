@@ -31,3 +31,8 @@ def test_readme_estimator_example_runs_verbatim():
 def test_readme_sweep_example_runs_verbatim():
     out = _run_first_block_after("## Sweeps and diagnostics")
     assert "'learning_rate'" in out and "'weight_decay'" in out and "| learning_rate | weight_decay |" in out
+
+
+def test_readme_export_example_runs_verbatim():
+    out = _run_first_block_after("## Export, predict, serve")
+    assert "['params', 'program.bin', 'spec.json']" in out, out
