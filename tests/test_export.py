@@ -186,3 +186,28 @@ def test_tampered_parameters_are_refused(models, tmp_path):
     biggest.write_bytes(bytes(data))
     with pytest.raises(ArtifactError, match=r"SHA-256|cannot be read"):
         load(f)
+
+
+def test_export_a_transformer_on_tokens_and_a_vae_encoder(tmp_path):
+    """Token ids in (dtype int32, with padding), and a method with two outputs (mean, log-variance)."""
+    from jaxnets.models import VAE, TransformerClassifier
+    from jaxnets.predict import records
+
+    rng = np.random.default_rng(2)
+    tokens = rng.integers(1, 20, size=(6, 9)).astype(np.int32)
+    tokens[:2, 6:] = 0  # padding
+    tf = TransformerClassifier(outputs=3, vocab_size=20, d_model=16, num_heads=2, num_layers=1, ff_dim=32, max_len=16)
+    st = create_state(tf, optax.sgd(0.1), jax.random.PRNGKey(0), tokens)
+    art = load(export(st, tmp_path / "tf", task="classification", dtype="int32"))
+    assert art.spec["input"]["dtype"] == "int32"
+    np.testing.assert_array_equal(art.outputs(tokens), predict(st, tokens))
+    with pytest.raises(TypeError, match="takes integers"):
+        art.outputs(tokens + 0.5)
+    vae = VAE(input_shape=(6,), latent_dim=2, hidden=(8,))
+    x = rng.random((4, 6)).astype(np.float32)
+    st = create_state(vae, optax.sgd(0.1), jax.random.PRNGKey(0), x)
+    out = load(export(st, tmp_path / "enc", method="encode")).predict(x)["output"]
+    want = vae.apply({"params": st.params}, x, method="encode")
+    for got, w in zip(out, want):
+        np.testing.assert_array_equal(got, w)
+    assert len(records({"output": out}, {})) == 4 and len(records({"output": out}, {})[0]["output"]) == 2

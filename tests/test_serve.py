@@ -142,3 +142,10 @@ def test_bench_serving_quick_run_starts_the_real_server(tmp_path):
     assert s["errors"] == 0 and s["healthy_after"] and s["malformed_4xx"] == len(s["malformed"]) == 8
     assert res["ratios"]["serve_requests_per_second"] > 0 and res["ratios"]["predict_cli_rows_per_second"] > 0
     assert (tmp_path / "results.json").exists()
+
+
+def test_serve_refuses_a_broken_model_folder(tmp_path, capsys):
+    from jaxnets import serve
+
+    assert serve.main(["--model", str(tmp_path / "none")]) == 2
+    assert "does not exist" in capsys.readouterr().err
