@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import platform
-import time
 from pathlib import Path
 
 from experiments.baselines import torch_seed, torch_sequences
+from experiments.standalone import bench_folder, write_bench
 from jaxnets import setup_cpu
-from jaxnets.report import markdown_table, write_json
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,19 +207,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
     setup_cpu()
-    import jax
-
-    out = args.out or Path("runs") / "bench_sequences" / time.strftime("%Y%m%d-%H%M%S")
-    out.mkdir(parents=True, exist_ok=True)
+    out = bench_folder("bench_sequences", args.out)
     res = measure_all(1 if args.quick else args.repeats, args.quick, args.only)
-    table = markdown_table(HEADERS, rows(res))
-    results = {"experiment": "bench_sequences", "jax_version": jax.__version__, "backend": jax.default_backend(),
-               "cpu_count": os.cpu_count(), "machine": platform.machine(), **res, "table": rows(res)}
-    write_json(out / "results.json", results)
-    (out / "results.md").write_text(f"**bench_sequences** · {platform.machine()} · {os.cpu_count()} cores · jax "
-                                    f"{jax.__version__}\n\n" + table)
-    print(table)
-    print(f"wrote {out}/results.json, results.md")
+    results = write_bench("bench_sequences", out, res, HEADERS, rows(res))
     return results
 
 

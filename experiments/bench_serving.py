@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import platform
 import socket
 import subprocess
 import sys
@@ -31,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.standalone import bench_folder, write_bench
 from jaxnets import setup_cpu
-from jaxnets.report import markdown_table, write_json
 
 
 def exported_model(folder: Path) -> tuple[Path, np.ndarray]:
@@ -191,18 +189,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--quick", action="store_true", help="5 000 CSV rows, 200 requests from 4 clients")
     args = ap.parse_args(argv)
     setup_cpu()
-    import jax
-
-    out = args.out or Path("runs") / "bench_serving" / time.strftime("%Y%m%d-%H%M%S")
-    out.mkdir(parents=True, exist_ok=True)
+    out = bench_folder("bench_serving", args.out)
     res = measure(args.quick)
-    table = markdown_table(HEADERS, rows(res))
-    write_json(out / "results.json", {"experiment": "bench_serving", "jax_version": jax.__version__,
-                                      "cpu_count": os.cpu_count(), "machine": platform.machine(), **res,
-                                      "table": rows(res)})
-    (out / "results.md").write_text(f"**bench_serving** · {platform.machine()} · {os.cpu_count()} cores · jax "
-                                    f"{jax.__version__}\n\n" + table)
-    print(table)
+    write_bench("bench_serving", out, res, HEADERS, rows(res))
     return res
 
 

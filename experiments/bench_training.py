@@ -18,15 +18,13 @@ seed preset's split.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
+from experiments.standalone import bench_folder, write_bench
 from jaxnets import setup_cpu
-from jaxnets.report import markdown_table, write_json
 
 LEARNING_RATES = tuple(float(v) for v in np.logspace(-4, -0.5, 8))
 SEEDS = (0, 1, 2, 3)
@@ -126,19 +124,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--quick", action="store_true", help="5 epochs, 1 warm repeat (smoke test)")
     args = ap.parse_args(argv)
     setup_cpu()
-    import jax
-
-    out = args.out or Path("runs") / "bench_training" / time.strftime("%Y%m%d-%H%M%S")
-    out.mkdir(parents=True, exist_ok=True)
+    out = bench_folder("bench_training", args.out)
     res = measure(args.quick, 1 if args.quick else 3)
-    table = markdown_table(HEADERS, rows(res))
-    write_json(out / "results.json", {"experiment": "bench_training", "jax_version": jax.__version__,
-                                      "cpu_count": os.cpu_count(), "machine": platform.machine(), **res,
-                                      "table": rows(res)})
-    (out / "results.md").write_text(f"**bench_training** · {platform.machine()} · {os.cpu_count()} cores · jax "
-                                    f"{jax.__version__}\n\n" + table)
-    print(table)
-    print(f"wrote {out}/results.json, results.md")
+    write_bench("bench_training", out, res, HEADERS, rows(res))
     return res
 
 

@@ -132,3 +132,25 @@ def finish(out: Path, results: dict, table: str) -> dict:
     print(table)
     print(f"wrote {out}/: {', '.join(sorted(p.name for p in out.iterdir() if p.is_file()))}")
     return results
+
+
+def bench_folder(name: str, out: Path | None) -> Path:
+    """A benchmark's output folder: --out, else runs/<name>/<time>/."""
+    out = out or Path("runs") / name / time.strftime("%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def write_bench(name: str, out: Path, res: dict, headers: list[str], rows: list[list]) -> dict:
+    """A benchmark's results.json (with the machine it ran on) and results.md; prints the table."""
+    from jaxnets.report import markdown_table
+
+    table = markdown_table(headers, rows)
+    results = {"experiment": name, "jax_version": jax.__version__, "backend": jax.default_backend(),
+               "cpu_count": os.cpu_count(), "machine": platform.machine(), **res, "table": rows}
+    write_json(out / "results.json", results)
+    (out / "results.md").write_text(f"**{name}** · {platform.machine()} · {os.cpu_count()} cores · jax "
+                                    f"{jax.__version__}\n\n" + table)
+    print(table)
+    print(f"wrote {out}/results.json, results.md")
+    return results
