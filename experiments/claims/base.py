@@ -51,3 +51,8 @@ def beyond(a: dict, b: dict) -> bool:
 def fmt(s: dict, digits: int = 3) -> str:
     """{"mean", "std"} -> "0.973 ± 0.007"."""
     return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
+
+
+def tally(hits: int, total: int) -> str:
+    """A claim of several parts: all hold -> supported, none -> not supported, some -> mixed."""
+    return "supported" if hits == total else "not supported" if hits == 0 else "mixed"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from experiments.claims.base import Claim, Finding, beyond, fmt, get
+from experiments.claims.base import Claim, Finding, beyond, fmt, get, tally
 
 AE = "Autoencoders"
 GAN = "Generative Adversarial Networks (GANs)"
@@ -36,11 +36,6 @@ RING_SIGMAS = 3.0
 RING_REAL_HQ = 1.0 - math.exp(-RING_SIGMAS ** 2 / 2)
 
 
-def _tally(hits: int, total: int) -> str:
-    """All of `total` comparisons go the claim's way: supported; none: not supported; else mixed."""
-    if total == 0:
-        raise KeyError("no configuration to compare")  # an empty preset list measures nothing
-    return "supported" if hits == total else "not supported" if hits == 0 else "mixed"
 
 
 def _below(a: dict, b: dict) -> bool:
@@ -63,7 +58,7 @@ def ae_nonlinear_beats_pca(results: dict) -> Finding:
         hits += _below(ae, pca)
         parts.append(f"k={k} AE {fmt(ae, 5)} vs PCA {pca['mean']:.5f}")
         fields += [f"models.ae_k{k}.test_mse", f"models.pca_k{k}.test_mse"]
-    verdict = _tally(hits, len(parts))
+    verdict = tally(hits, len(parts))
     return Finding(verdict, f"Test MSE per pixel of the non-linear autoencoder vs PCA, lower beyond the spread at "
                             f"{hits} of {len(parts)} code sizes: {'; '.join(parts)}.", tuple(fields))
 
@@ -78,7 +73,7 @@ def ae_pca_linear_optimal(results: dict) -> Finding:
         if _below(lin, pca) and ratio < 1 - PCA_TOLERANCE:
             beaten.append(k)
         fields += [f"models.linear_ae_k{k}.test_mse", f"models.pca_k{k}.test_mse"]
-    verdict = _tally(len(ratios) - len(beaten), len(ratios))
+    verdict = tally(len(ratios) - len(beaten), len(ratios))
     return Finding(verdict, f"A linear autoencoder's test MSE relative to PCA's (below 1 − {PCA_TOLERANCE:g} beyond "
                             f"its spread would beat PCA; beaten at k={beaten or 'none'}): {', '.join(ratios)}.",
                    tuple(fields))
@@ -89,7 +84,7 @@ def ae_latent_size_tradeoff(results: dict) -> Finding:
     ks = _latents(results)
     mse = {k: get(results, f"models.ae_k{k}.test_mse") for k in ks}
     hits = sum(_below(mse[b], mse[a]) for a, b in zip(ks, ks[1:]))
-    verdict = _tally(hits, len(ks) - 1)
+    verdict = tally(hits, len(ks) - 1)
     listing = ", ".join(f"k={k} {fmt(mse[k], 5)}" for k in ks)
     return Finding(verdict, f"Autoencoder test MSE per pixel falls beyond the spread at {hits} of {len(ks) - 1} steps "
                             f"to a larger code: {listing}.", tuple(f"models.ae_k{k}.test_mse" for k in ks))
@@ -116,7 +111,7 @@ def ae_denoising_recovers(results: dict) -> Finding:
         noisy, clean = refs
         parts.append(f"{noise} noisy input {noisy['test_psnr']['mean']:.2f} dB / SSIM {noisy['test_ssim']['mean']:.3f}"
                      f", AE trained on clean digits {fmt(clean['test_psnr'], 2)} dB / SSIM {fmt(clean['test_ssim'])}")
-    verdict = _tally(hits, total)
+    verdict = tally(hits, total)
     return Finding(verdict, f"Against the clean test digits, {hits} of {total} denoising autoencoders beat both the "
                             f"corrupted input and a clean-trained AE on PSNR and SSIM: {'; '.join(parts)}.",
                    tuple(fields))
@@ -135,7 +130,7 @@ def _robust(results: dict, variant: str) -> Finding:
     m, van = get(results, f"models.{variant}"), get(results, "models.vanilla")
     shift, shift0 = m["code_shift_per_noise"], van["code_shift_per_noise"]
     acc, acc0 = m["probe_accuracy_noisy"], van["probe_accuracy_noisy"]
-    verdict = _tally(_below(shift, shift0) + beyond(acc, acc0), 2)
+    verdict = tally(_below(shift, shift0) + beyond(acc, acc0), 2)
     sigma, probe_sigma = get(results, "sensitivity_noise"), get(results, "probe_noise")
     return Finding(verdict, f"{variant} vs vanilla autoencoder: code shift per unit of input noise (σ={sigma}) "
                             f"{fmt(shift)} vs {fmt(shift0)}, probe accuracy on noisy digits (σ={probe_sigma}) "
@@ -165,7 +160,7 @@ def ae_sparse_inactive(results: dict) -> Finding:
         s = get(results, f"models.{name}")[key]
         hits += s["mean"] - s["std"] > 0.5 and beyond(s, van)
         parts.append(f"{name} {fmt(s)}")
-    verdict = _tally(hits, len(names))
+    verdict = tally(hits, len(names))
     return Finding(verdict, f"Share of code units below 0.1 on the test digits: {', '.join(parts)} vs vanilla "
                             f"{fmt(van)} (most = above one half).",
                    tuple(f"models.{n}.{key}" for n in [*names, "vanilla"]))
@@ -179,7 +174,7 @@ def ae_sparse_better_features(results: dict) -> Finding:
     better = sum(beyond(a, van) for a in accs.values())
     worse = sum(_below(a, van) for a in accs.values())
     # Better everywhere: supported; better nowhere (equal or worse): not supported.
-    verdict = _tally(better, len(names)) if worse == 0 or better == 0 else "mixed"
+    verdict = tally(better, len(names)) if worse == 0 or better == 0 else "mixed"
     listing = ", ".join(f"{n} {fmt(a)}" for n, a in accs.items())
     return Finding(verdict, f"Logistic-regression probe accuracy on the codes: {listing} vs vanilla {fmt(van)} "
                             f"({better} better, {worse} worse beyond the spread).",
@@ -194,7 +189,7 @@ def ae_anomaly_detection(results: dict) -> Finding:
     malignant recall above the benign false-alarm rate (both beyond the spread)."""
     ae = get(results, "models.autoencoder")
     auc, recall, false_alarm = ae["roc_auc"], ae["recall"], ae["false_alarm_rate"]
-    verdict = _tally((auc["mean"] - auc["std"] > 0.5) + beyond(recall, false_alarm), 2)
+    verdict = tally((auc["mean"] - auc["std"] > 0.5) + beyond(recall, false_alarm), 2)
     base = {n: get(results, f"models.{n}.roc_auc") for n in ("pca", "isolation_forest", "one_class_svm")}
     ahead = [n for n, b in base.items() if beyond(b, auc)]
     return Finding(verdict, f"Autoencoder trained on benign rows, scored by reconstruction error: ROC-AUC {fmt(auc)} "
@@ -259,7 +254,7 @@ def ae_kl_annealing(results: dict) -> Finding:
         # Nothing collapsed without annealing, so the fix had nothing to fix: the run does not test it.
         raise KeyError(f"no β collapsed without annealing, KL annealing is untested ({listing})")
     hits = sum(beyond(units[a], units[p]) for p, a in tested)
-    return Finding(_tally(hits, len(tested)), f"Active latent units without → with KL annealing, restored beyond the "
+    return Finding(tally(hits, len(tested)), f"Active latent units without → with KL annealing, restored beyond the "
                                               f"spread at {hits} of {len(tested)} collapsed β: {listing}.", fields)
 
 
@@ -298,7 +293,7 @@ def gan_realistic_samples(results: dict) -> Finding:
     real_conf = get(results, "digits_gan.real_confident_fraction")
     exact = lambda v: {"mean": v, "std": 0.0}  # a reference without seeds
     below = _below(hq, exact(RING_REAL_HQ)) + _below(conf, exact(real_conf))
-    verdict = _tally(2 - below, 2)
+    verdict = tally(2 - below, 2)
     return Finding(verdict, f"Minimax GAN ring samples within 3 std of a mode {fmt(hq)} vs {RING_REAL_HQ:.3f} for real "
                             f"points, and digits GAN samples a real-digit classifier labels with confidence > 0.5 "
                             f"{fmt(conf)} vs {real_conf:.3f} for real test digits.",

@@ -12,7 +12,7 @@ optimizers (it only names SGD), so the `optimizers` experiment decides nothing h
 """
 from __future__ import annotations
 
-from experiments.claims.base import Claim, Finding, beyond, fmt, get
+from experiments.claims.base import Claim, Finding, beyond, fmt, get, tally
 
 ACTIVATIONS_SECTION = "Activation Functions: The Non-Linear Magic"
 MLP_SECTION = "Feedforward Neural Networks (Multilayer Perceptrons)"
@@ -52,9 +52,6 @@ def _sig(s: dict) -> str:
     return f"{s['mean']:.3g} ± {s['std']:.2g}"
 
 
-def _tally(wins: int, total: int) -> str:
-    """all of the parts hold: supported; none: not supported; some: mixed."""
-    return "supported" if wins == total else "not supported" if wins == 0 else "mixed"
 
 
 def _no_guarantee(big: dict, smaller: dict[str, dict]) -> str:
@@ -79,7 +76,7 @@ def sigmoid_tanh_vanish(results: dict) -> Finding:
     ratio = {a: read(f"models.{a}.first_over_last_grad") for a in ("sigmoid", "tanh", "relu")}
     vanish = [a for a in ("sigmoid", "tanh") if ratio[a]["mean"] + ratio[a]["std"] < 1.0
               and beyond(ratio["relu"], ratio[a])]
-    return read.finding(_tally(len(vanish), 2), (
+    return read.finding(tally(len(vanish), 2), (
         f"In a {depth}-layer MLP the first layer's gradient norm over the last hidden layer's (epoch 1; < 1: it "
         f"shrinks on its way back) is sigmoid {_sig(ratio['sigmoid'])}, tanh {_sig(ratio['tanh'])}, relu "
         f"{_sig(ratio['relu'])}: vanishing beyond the spreads for {', '.join(vanish) or 'neither'}."))
@@ -105,7 +102,7 @@ def relu_dies_trains_faster(results: dict) -> Finding:
     loss = {a: read(f"models.{a}.train_loss_early") for a in ("relu", "sigmoid", "tanh")}
     dies = dead["mean"] - dead["std"] > 0.0
     faster_than = [a for a in ("sigmoid", "tanh") if beyond(loss[a], loss["relu"])]
-    return read.finding(_tally(int(dies) + len(faster_than), 3), (
+    return read.finding(tally(int(dies) + len(faster_than), 3), (
         f"ReLU's dead units at the end: {fmt(dead)} ({'dying' if dies else 'no dying'} beyond the spread); "
         f"training loss after {early} epochs: relu {fmt(loss['relu'])}, sigmoid {fmt(loss['sigmoid'])}, tanh "
         f"{fmt(loss['tanh'])}, so ReLU trains faster than {' and '.join(faster_than) or 'neither'}."))
@@ -134,7 +131,7 @@ def relu_deeper(results: dict) -> Finding:
     depth = read("preset_config.depth")
     acc = {a: read(f"models.{a}.test_accuracy") for a in ("relu", "sigmoid", "tanh")}
     wins = [a for a in ("sigmoid", "tanh") if beyond(acc["relu"], acc[a])]
-    return read.finding(_tally(len(wins), 2), (
+    return read.finding(tally(len(wins), 2), (
         f"Test accuracy of the {depth}-layer MLP: relu {fmt(acc['relu'])}, sigmoid {fmt(acc['sigmoid'])}, tanh "
         f"{fmt(acc['tanh'])}: ReLU is ahead beyond both spreads of {' and '.join(wins) or 'neither'}."))
 
@@ -187,7 +184,7 @@ def init_crucial(results: dict) -> Finding:
         proper = max(("xavier", "he"), key=lambda i: acc[i]["mean"])
         crucial += all(beyond(acc[proper], acc[bad]) for bad in ("zeros", "small_normal"))
         parts.append(f"{act} " + ", ".join(f"{i} {fmt(acc[i])} ({hit[i]}/{seeds})" for i in acc))
-    return read.finding(_tally(crucial, 2), (
+    return read.finding(tally(crucial, 2), (
         f"Test accuracy (seeds reaching {target:.0%} training accuracy): " + "; ".join(parts) + "."))
 
 
@@ -214,7 +211,7 @@ def l2_overfitting(results: dict) -> Finding:
     l2, none = ({k: read(f"models.{v}.{k}") for k in ("gap", "test_accuracy")} for v in ("l2", "none"))
     narrower = beyond(none["gap"], l2["gap"])
     better = beyond(l2["test_accuracy"], none["test_accuracy"])
-    return read.finding(_tally(int(narrower) + int(better), 2), (
+    return read.finding(tally(int(narrower) + int(better), 2), (
         f"{read('n_train')} training examples, L2 weight {read('chosen.l2'):g} against none: train−validation gap "
         f"{fmt(l2['gap'])} vs {fmt(none['gap'])}, test accuracy {fmt(l2['test_accuracy'])} vs "
         f"{fmt(none['test_accuracy'])}."))

@@ -9,7 +9,7 @@ instead, since there is no spread to compare against.
 """
 from __future__ import annotations
 
-from experiments.claims.base import Claim, Finding, beyond, fmt, get
+from experiments.claims.base import Claim, Finding, beyond, fmt, get, tally
 
 RNN = "Recurrent Neural Networks (RNNs)"
 TRANSFORMER = "Transformer Networks"
@@ -19,9 +19,6 @@ CELLS = ("rnn", "lstm", "gru")
 NAMES = {"rnn": "vanilla RNN", "lstm": "LSTM", "gru": "GRU", "transformer": "Transformer"}
 
 
-def _verdict(hits: int, total: int) -> str:
-    """All parts hold: supported; none: not supported; some: mixed."""
-    return "supported" if hits == total else "not supported" if hits == 0 else "mixed"
 
 
 def _sci(s: dict) -> str:
@@ -63,7 +60,7 @@ def vanishing_cause(results: dict) -> Finding:
                 f"is {ratios} (vanilla RNN's gradient vanishes most: {'yes' if vanishes_more else 'no'}).")
     fields = ("length", *(f"models.{c}.{k}" for c in CELLS
                           for k in ("test_mse", "first_to_last_init", "first_to_last_trained")))
-    return Finding(_verdict(retains_less + vanishes_more, 2), evidence, fields)
+    return Finding(tally(retains_less + vanishes_more, 2), evidence, fields)
 
 
 def time_series(results: dict) -> Finding:
@@ -74,7 +71,7 @@ def time_series(results: dict) -> Finding:
     wins = {c: [beyond(base[h], get(results, f"models.{c}.{h}")) for h in horizons] for c in CELLS}
     hits = sum(all(w) for w in wins.values())
     # Cells that win at one horizon only make the verdict mixed, not "not supported".
-    verdict = "mixed" if hits == 0 and any(any(w) for w in wins.values()) else _verdict(hits, len(CELLS))
+    verdict = "mixed" if hits == 0 and any(any(w) for w in wins.values()) else tally(hits, len(CELLS))
     parts = "; ".join(f"{label}: " + ", ".join(f"{NAMES[c]} {fmt(get(results, f'models.{c}.{h}'), 1)}" for c in CELLS)
                       + f" vs best baseline {base[h]['mean']:.1f}" for h, label in horizons.items())
     evidence = (f"Sunspot MAE ({parts}); {hits} of {len(CELLS)} cells beat the better of naive and seasonal-naive "
@@ -95,7 +92,7 @@ def very_long(results: dict) -> Finding:
                 + ", ".join(f"{NAMES[c]} {fmt(per[c][short], 4)} → {fmt(per[c][long_], 4)}" for c in CELLS)
                 + f" (solved ≤ {threshold}); {len(hard)} of {len(CELLS)} cells fail at T = {long_} with an error "
                 f"beyond their T = {short} one.")
-    return Finding(_verdict(len(hard), len(CELLS)), evidence,
+    return Finding(tally(len(hard), len(CELLS)), evidence,
                    ("threshold_test_mse", *(f"models.{c}.per_length" for c in CELLS)))
 
 
@@ -112,7 +109,7 @@ def long_range_better(results: dict) -> Finding:
     evidence = (f"Adding-problem test MSE at T = {long_}: " + ", ".join(f"{NAMES[m]} {fmt(at[m], 4)}" for m in at)
                 + " (longest solved T: " + ", ".join(f"{NAMES[m]} {solved[m]}" for m in at) + ").")
     fields = tuple(f"models.{m}.{k}" for m in at for k in (f"per_length.{long_}", "longest_solved_length"))
-    return Finding(_verdict(hits, len(rnns)), evidence, fields)
+    return Finding(tally(hits, len(rnns)), evidence, fields)
 
 
 def parallel_faster(results: dict) -> Finding:
@@ -122,7 +119,7 @@ def parallel_faster(results: dict) -> Finding:
     lengths = sorted(int(t) for t in att)
     faster = [t for t in lengths if att[str(t)]["time_max"] < lstm[str(t)]["time_min"]]
     slower = [t for t in lengths if att[str(t)]["time_min"] > lstm[str(t)]["time_max"]]
-    verdict = _verdict(len(faster), len(lengths))  # a tie is not "faster"
+    verdict = tally(len(faster), len(lengths))  # a tie is not "faster"
     ms = lambda t: f"{att[str(t)]['time_seconds'] * 1e3:.1f} vs {lstm[str(t)]['time_seconds'] * 1e3:.1f} ms"
     evidence = (f"One layer's forward + backward step, attention vs LSTM: {ms(lengths[0])} at T = {lengths[0]}, "
                 f"{ms(lengths[-1])} at T = {lengths[-1]}; attention is faster at T = {faster or 'none'} and slower "
@@ -139,7 +136,7 @@ def quadratic(results: dict) -> Finding:
     evidence = (f"Time / memory of a training step grow as {exps('attention')} for attention, {exps('lstm')} for the "
                 f"LSTM and {exps('attention_chunked')} for chunked attention (fit over the {results['fit_points']} "
                 f"longest lengths).")
-    return Finding(_verdict(hits, len(keys)), evidence,
+    return Finding(tally(hits, len(keys)), evidence,
                    ("fit_points", *(f"models.{n}.{k}" for n in m for k in keys)))
 
 
@@ -151,7 +148,7 @@ def translation(results: dict) -> Finding:
         f"{t} {fmt(r['transformer']['exact_match_all'], 2)} vs {fmt(r['lstm']['exact_match_all'], 2)}"
         for t, r in tasks.items()) + "."
     fields = tuple(f"tasks.{t}.{m}.exact_match_all" for t in tasks for m in ("transformer", "lstm"))
-    return Finding(_verdict(hits, len(tasks)), evidence, fields)
+    return Finding(tally(hits, len(tasks)), evidence, fields)
 
 
 def best_for_text(results: dict) -> Finding:
@@ -161,7 +158,7 @@ def best_for_text(results: dict) -> Finding:
     tr = models["transformer"]["test_bits_per_char"]
     others = {n: m["test_bits_per_char"] for n, m in models.items() if n != "transformer"}
     # As the experiment's own verdict: "best" needs mean ± std apart from every recurrent model; a tie is not best.
-    verdict = _verdict(sum(beyond(o, tr) for o in others.values()), len(others))
+    verdict = tally(sum(beyond(o, tr) for o in others.values()), len(others))
     evidence = (f"At an equal training budget of {get(results, 'preset_config.budget_seconds'):g} s, test bits/char: "
                 f"Transformer {fmt(tr)} vs " + ", ".join(f"{NAMES.get(n, n)} {fmt(o)}" for n, o in others.items())
                 + f" (lower is better; uniform {results['uniform_bits_per_char']:.2f}).")
@@ -180,7 +177,7 @@ def memory_span(results: dict) -> Finding:
     evidence = (f"Longest adding-problem length solved (mean test MSE ≤ {results['threshold_test_mse']}, "
                 f"T ∈ {_lengths(results, 'rnn')}): vanilla RNN {longest['rnn'] or 'none'}, "
                 f"LSTM {longest['lstm'] or 'none'} (text: ~5–10 and ~100+).")
-    return Finding(_verdict(rnn_ok + lstm_ok, 2), evidence,
+    return Finding(tally(rnn_ok + lstm_ok, 2), evidence,
                    ("threshold_test_mse", "models.rnn.longest_solved_length", "models.rnn.per_length",
                     "models.lstm.longest_solved_length", "models.lstm.per_length"))
 
@@ -194,7 +191,7 @@ def telephone(results: dict) -> Finding:
     evidence = (f"In the vanilla RNN at T = {results['length']}, ‖∂loss/∂h_1‖/‖∂loss/∂h_T‖ is "
                 f"{_sci(ratios['init'])} at initialisation and {_sci(ratios['trained'])} after training "
                 f"(faded below 1/10: {', '.join(fades) or 'neither'}).")
-    return Finding(_verdict(len(fades), len(ratios)), evidence,
+    return Finding(tally(len(fades), len(ratios)), evidence,
                    ("length", "models.rnn.first_to_last_init", "models.rnn.first_to_last_trained"))
 
 
@@ -233,7 +230,7 @@ def vanilla_fast(results: dict) -> Finding:
     evidence = (f"Training µs per time step at T = {lengths[-1]}: "
                 + ", ".join(f"{NAMES[c]} {us[c][lengths[-1]]:.0f}" for c in CELLS)
                 + f"; the vanilla RNN is the fastest at {len(fastest)} of {len(lengths)} lengths.")
-    return Finding(_verdict(len(fastest), len(lengths)), evidence,
+    return Finding(tally(len(fastest), len(lengths)), evidence,
                    tuple(f"models.{c}.train_us_per_time_step" for c in CELLS))
 
 
@@ -245,7 +242,7 @@ def generation(results: dict) -> Finding:
     evidence = ("Character language models on CPython's documentation reach validation bits/char "
                 + ", ".join(f"{NAMES[c]} {fmt(s)}" for c, s in bits.items()) + f" against {uniform:.2f} for uniform "
                 f"guessing, sampling from \"{results['prompt']}\".")
-    return Finding(_verdict(hits, len(CELLS)), evidence,
+    return Finding(tally(hits, len(CELLS)), evidence,
                    ("uniform_bits_per_char", "prompt", *(f"models.{c}.val_bits_per_char" for c in CELLS)))
 
 
@@ -259,7 +256,7 @@ def any_distance(results: dict) -> Finding:
     solved = [t for t, s in per.items() if s["mean"] <= threshold]
     evidence = ("Transformer adding-problem test MSE " + ", ".join(f"{fmt(s, 4)} at T = {t}" for t, s in per.items())
                 + f": solved (≤ {threshold}) at {len(solved)} of {len(per)} lengths.")
-    return Finding(_verdict(len(solved), len(per)), evidence, ("threshold_test_mse", "models.transformer.per_length"))
+    return Finding(tally(len(solved), len(per)), evidence, ("threshold_test_mse", "models.transformer.per_length"))
 
 
 def forget_cat(results: dict) -> Finding:
@@ -276,7 +273,7 @@ def forget_cat(results: dict) -> Finding:
     evidence = "Exact match of the encoder-decoder without attention vs with cross-attention: " + "; ".join(parts) + "."
     fields = ("preset_config.max_len", *(f"tasks.{t}.{m}.exact_match_by_length" for t in tasks
                                          for m in ("lstm", "transformer")))
-    return Finding(_verdict(hits, len(tasks)), evidence, fields)
+    return Finding(tally(hits, len(tasks)), evidence, fields)
 
 
 # A seed's best head "looks at" the deciding position when it gives it most (over half) of the query's
@@ -290,7 +287,7 @@ def _focus(results: dict, task: str, key: str, what: str) -> Finding:
     hits = sum(w > FOCUS for w in seeds)
     evidence = (f"{task} (test accuracy {fmt(m['test_accuracy'])}): the best head puts {fmt(m[key], 2)} of {what} "
                 f"(uniform {m['uniform_weight']:.2f}), over half in {hits} of {len(seeds)} seeds.")
-    return Finding(_verdict(hits, len(seeds)), evidence,
+    return Finding(tally(hits, len(seeds)), evidence,
                    (f"models.{task}.{key}", f"models.{task}.test_accuracy", f"models.{task}.uniform_weight"))
 
 
