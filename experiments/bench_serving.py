@@ -92,9 +92,11 @@ def _malformed(width: int) -> dict[str, tuple[bytes, str]]:
             "not JSON": (row.encode(), "text/csv")}
 
 
-def serve_load(folder: Path, x: np.ndarray, clients: int, requests: int) -> dict:
+def serve_load(folder: Path, x: np.ndarray, clients: int, requests: int, server_args: tuple[str, ...] = ()) -> dict:
+    """The load test against `python -m jaxnets.serve --model folder *server_args` in its own process."""
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "jaxnets.serve", "--model", str(folder), "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "jaxnets.serve", "--model", str(folder), "--port", str(port),
+                             *server_args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         start = time.perf_counter()
